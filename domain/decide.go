@@ -1,0 +1,126 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/userlife/userlife/events"
+)
+
+// Decider decides commands against a user's state. Now and NewID are the
+// injected clock and event-id source; Decide calls each at most once.
+type Decider struct {
+	Now   func() time.Time
+	NewID func() string
+}
+
+// Decision is what a command does to a user.
+type Decision struct {
+	// Events to append (at most one today). Empty when Unchanged or when
+	// the command was already applied.
+	Events []events.Event
+	// Unchanged: the user already is where the command would take it.
+	Unchanged bool
+	// AppliedSeq is set when the same command_id already produced an event:
+	// the command is a redelivery and must not append again.
+	AppliedSeq uint64
+	// Message explains an unchanged outcome.
+	Message string
+}
+
+// Decide applies the transition table to u. A refusal is a *events.CommandError.
+// The command must have passed Validate.
+func (d Decider) Decide(u User, cmd events.Command) (Decision, error) {
+	m := cmd.Meta()
+	if seq, ok := u.AppliedCommand(m.CommandID); ok {
+		return Decision{AppliedSeq: seq}, nil
+	}
+	if r, ok := cmd.(*events.RegisterUser); ok {
+		switch u.State {
+		case StateNone:
+			return d.emit(u, cmd, events.UserRegistered{Email: r.Email}), nil
+		case StateDeleted:
+			return Decision{}, events.Errorf(events.CodeUserDeleted, "user %s was deleted; a user id is never reused", u.ID)
+		default:
+			return Decision{}, events.Errorf(events.CodeUserExists, "user %s already exists", u.ID)
+		}
+	}
+	switch u.State {
+	case StateNone:
+		return Decision{}, events.Errorf(events.CodeUnknownUser, "no user %s", m.UserID)
+	case StateDeleted:
+		if _, ok := cmd.(*events.DeleteUser); ok {
+			return unchanged("user %s is already deleted", u.ID), nil
+		}
+		return Decision{}, events.Errorf(events.CodeUserDeleted, "user %s is deleted", u.ID)
+	}
+
+	switch cmd.(type) {
+	case *events.ConfirmUser:
+		if u.State != StatePending {
+			return unchanged("user %s is already confirmed", u.ID), nil
+		}
+		return d.emit(u, cmd, events.UserConfirmed{}), nil
+
+	case *events.DisableUser:
+		switch u.State {
+		case StatePending:
+			return Decision{}, events.Errorf(events.CodeForbiddenTransition,
+				"user %s is pending (not confirmed): a pending user cannot be disabled, only deleted", u.ID)
+		case StateDisabled:
+			return unchanged("user %s is already disabled", u.ID), nil
+		}
+		return d.emitRevoking(u, cmd, func(t time.Time) events.Payload { return events.UserDisabled{RevokedBefore: t} }), nil
+
+	case *events.EnableUser:
+		switch u.State {
+		case StatePending:
+			return Decision{}, events.Errorf(events.CodeForbiddenTransition,
+				"user %s is pending (not confirmed): only a disabled user can be enabled; confirm it instead", u.ID)
+		case StateConfirmed:
+			return unchanged("user %s is already enabled", u.ID), nil
+		}
+		return d.emit(u, cmd, events.UserEnabled{}), nil
+
+	case *events.DeleteUser:
+		return d.emitRevoking(u, cmd, func(t time.Time) events.Payload { return events.UserDeleted{RevokedBefore: t} }), nil
+
+	case *events.RevokeSessions:
+		// Never unchanged: each revocation moves revoked_before forward.
+		return d.emitRevoking(u, cmd, func(t time.Time) events.Payload { return events.SessionsRevoked{RevokedBefore: t} }), nil
+	}
+	return Decision{}, events.Errorf(events.CodeUnknownCommand, "no rule for command %s", cmd.CommandName())
+}
+
+func unchanged(format string, args ...any) Decision {
+	return Decision{Unchanged: true, Message: fmt.Sprintf(format, args...)}
+}
+
+func (d Decider) emit(u User, cmd events.Command, p events.Payload) Decision {
+	return d.emitAt(d.Now().UTC(), u, cmd, p)
+}
+
+// emitRevoking stamps revoked_before with the decision time. The clock is
+// kept monotonic per user: a revocation never lands before an earlier one.
+func (d Decider) emitRevoking(u User, cmd events.Command, p func(time.Time) events.Payload) Decision {
+	now := d.Now().UTC()
+	if !now.After(u.RevokedBefore) && !u.RevokedBefore.IsZero() {
+		now = u.RevokedBefore.Add(time.Microsecond)
+	}
+	return d.emitAt(now, u, cmd, p(now))
+}
+
+func (d Decider) emitAt(now time.Time, u User, cmd events.Command, p events.Payload) Decision {
+	m := cmd.Meta()
+	return Decision{Events: []events.Event{{
+		ID:            d.NewID(),
+		Type:          p.EventType(),
+		UserID:        m.UserID,
+		OccurredAt:    now,
+		Actor:         m.Actor,
+		Reason:        m.Reason,
+		CommandID:     m.CommandID,
+		CorrelationID: m.CorrelationID,
+		Data:          p,
+	}}}
+}

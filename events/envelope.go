@@ -1,0 +1,130 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Event is one decoded lifecycle event: the envelope plus its typed payload.
+type Event struct {
+	ID            string
+	Type          Type
+	UserID        string
+	OccurredAt    time.Time
+	Actor         string
+	Reason        string
+	CommandID     string
+	CorrelationID string
+	Data          Payload
+
+	// Seq is the event's sequence in the event stream (the user's version
+	// after this event). It is not part of the JSON; readers fill it from the
+	// stream metadata. Zero for an event not yet stored.
+	Seq uint64
+}
+
+// envelope is the JSON wire form. Field order here is the order on the wire.
+type envelope struct {
+	ID            string          `json:"id"`
+	Type          Type            `json:"type"`
+	UserID        string          `json:"user_id"`
+	OccurredAt    time.Time       `json:"occurred_at"`
+	Actor         string          `json:"actor"`
+	Reason        string          `json:"reason,omitempty"`
+	CommandID     string          `json:"command_id"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// Errors returned by Decode. Match them with errors.Is.
+var (
+	ErrMalformedEvent   = errors.New("malformed event")
+	ErrUnknownEventType = errors.New("unknown event type")
+)
+
+// Encode writes e as its JSON envelope.
+func Encode(e Event) ([]byte, error) {
+	if e.Data == nil {
+		return nil, fmt.Errorf("event %s: no payload", e.Type)
+	}
+	if e.Data.EventType() != e.Type {
+		return nil, fmt.Errorf("event type %s carries a %s payload", e.Type, e.Data.EventType())
+	}
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s payload: %w", e.Type, err)
+	}
+	return json.Marshal(envelope{
+		ID: e.ID, Type: e.Type, UserID: e.UserID, OccurredAt: e.OccurredAt.UTC(),
+		Actor: e.Actor, Reason: e.Reason, CommandID: e.CommandID,
+		CorrelationID: e.CorrelationID, Data: data,
+	})
+}
+
+// Decode reads a JSON envelope. Unknown envelope or payload fields are
+// ignored (the contract only ever adds fields); an unknown type is
+// ErrUnknownEventType, anything unreadable ErrMalformedEvent.
+func Decode(b []byte) (Event, error) {
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformedEvent, err)
+	}
+	if env.Type == "" {
+		return Event{}, fmt.Errorf("%w: no type", ErrMalformedEvent)
+	}
+	if !ValidID(env.UserID) {
+		return Event{}, fmt.Errorf("%w: invalid user_id %q", ErrMalformedEvent, env.UserID)
+	}
+	p := newPayload(env.Type)
+	if p == nil {
+		return Event{}, fmt.Errorf("%w: %q", ErrUnknownEventType, env.Type)
+	}
+	data := bytes.TrimSpace(env.Data)
+	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
+		return Event{}, fmt.Errorf("%w: %s has no data", ErrMalformedEvent, env.Type)
+	}
+	if err := json.Unmarshal(data, p); err != nil {
+		return Event{}, fmt.Errorf("%w: %s data: %v", ErrMalformedEvent, env.Type, err)
+	}
+	return Event{
+		ID: env.ID, Type: env.Type, UserID: env.UserID, OccurredAt: env.OccurredAt,
+		Actor: env.Actor, Reason: env.Reason, CommandID: env.CommandID,
+		CorrelationID: env.CorrelationID, Data: deref(p),
+	}, nil
+}
+
+// deref turns the pointer newPayload returned into the value type, so
+// callers switch on UserDisabled, not *UserDisabled.
+func deref(p Payload) Payload {
+	switch v := p.(type) {
+	case *UserRegistered:
+		return *v
+	case *UserConfirmed:
+		return *v
+	case *UserDisabled:
+		return *v
+	case *UserEnabled:
+		return *v
+	case *UserDeleted:
+		return *v
+	case *SessionsRevoked:
+		return *v
+	}
+	return p
+}
+
+// RevokedBefore returns the revocation instant an event carries, if any.
+func (e Event) RevokedBefore() (time.Time, bool) {
+	switch d := e.Data.(type) {
+	case UserDisabled:
+		return d.RevokedBefore, true
+	case UserDeleted:
+		return d.RevokedBefore, true
+	case SessionsRevoked:
+		return d.RevokedBefore, true
+	}
+	return time.Time{}, false
+}

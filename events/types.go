@@ -1,0 +1,87 @@
+package events
+
+import "time"
+
+// Type names an event. The string values are part of the wire contract and
+// never change; they are not derived from Go type names.
+type Type string
+
+const (
+	TypeUserRegistered  Type = "UserRegistered"
+	TypeUserConfirmed   Type = "UserConfirmed"
+	TypeUserDisabled    Type = "UserDisabled"
+	TypeUserEnabled     Type = "UserEnabled"
+	TypeUserDeleted     Type = "UserDeleted"
+	TypeSessionsRevoked Type = "SessionsRevoked"
+)
+
+// Types lists every event type this version of the contract knows, in
+// lifecycle order.
+func Types() []Type {
+	return []Type{
+		TypeUserRegistered, TypeUserConfirmed, TypeUserDisabled,
+		TypeUserEnabled, TypeUserDeleted, TypeSessionsRevoked,
+	}
+}
+
+// Payload is the type-specific part of an event (the envelope's "data").
+type Payload interface {
+	EventType() Type
+}
+
+// UserRegistered: a user exists, pending confirmation. Email is stored as
+// given; uniqueness is case-insensitive.
+type UserRegistered struct {
+	Email string `json:"email"`
+}
+
+// UserConfirmed: a pending user confirmed the account.
+type UserConfirmed struct{}
+
+// UserDisabled: the user may not sign in, and every token issued before
+// RevokedBefore is invalid.
+type UserDisabled struct {
+	RevokedBefore time.Time `json:"revoked_before"`
+}
+
+// UserEnabled: a disabled user may sign in again. Tokens revoked by the
+// disable stay revoked.
+type UserEnabled struct{}
+
+// UserDeleted: the account is gone for good; its id is never reused and
+// every token issued before RevokedBefore is invalid.
+type UserDeleted struct {
+	RevokedBefore time.Time `json:"revoked_before"`
+}
+
+// SessionsRevoked: every token issued before RevokedBefore is invalid; the
+// user must authenticate again.
+type SessionsRevoked struct {
+	RevokedBefore time.Time `json:"revoked_before"`
+}
+
+func (UserRegistered) EventType() Type  { return TypeUserRegistered }
+func (UserConfirmed) EventType() Type   { return TypeUserConfirmed }
+func (UserDisabled) EventType() Type    { return TypeUserDisabled }
+func (UserEnabled) EventType() Type     { return TypeUserEnabled }
+func (UserDeleted) EventType() Type     { return TypeUserDeleted }
+func (SessionsRevoked) EventType() Type { return TypeSessionsRevoked }
+
+// newPayload returns a zero payload for t, or nil for an unknown type.
+func newPayload(t Type) Payload {
+	switch t {
+	case TypeUserRegistered:
+		return &UserRegistered{}
+	case TypeUserConfirmed:
+		return &UserConfirmed{}
+	case TypeUserDisabled:
+		return &UserDisabled{}
+	case TypeUserEnabled:
+		return &UserEnabled{}
+	case TypeUserDeleted:
+		return &UserDeleted{}
+	case TypeSessionsRevoked:
+		return &SessionsRevoked{}
+	}
+	return nil
+}
