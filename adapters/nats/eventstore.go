@@ -1,0 +1,172 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/userlife/userlife/domain"
+	"github.com/userlife/userlife/events"
+)
+
+// loadBatch is how many events one direct batch get returns.
+const loadBatch = 256
+
+// EventStore keeps each user's events on USERLIFE_EVENTS under
+// userlife.events.<user_id>.<EventType>. A user's version is the stream
+// sequence of its last event.
+type EventStore struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	// Source is the CloudEvents ce-source attribute.
+	Source string
+}
+
+var _ domain.EventStore = (*EventStore)(nil)
+
+// NewEventStore binds to the provisioned event stream.
+func NewEventStore(ctx context.Context, js jetstream.JetStream) (*EventStore, error) {
+	s, err := js.Stream(ctx, EventsStream)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", EventsStream, err)
+	}
+	return &EventStore{js: js, stream: s, Source: events.DefaultSource}, nil
+}
+
+// Load reads the user's events with direct batch gets: no consumer is
+// created, and any server replica may answer (a stale answer only makes the
+// next append conflict).
+func (s *EventStore) Load(ctx context.Context, userID string) ([]events.Event, error) {
+	var out []events.Event
+	var seq uint64 = 1
+	for {
+		msgs, err := jetstreamext.GetBatch(ctx, s.js, EventsStream, loadBatch,
+			jetstreamext.GetBatchSubject(events.UserEventsFilter(userID)), jetstreamext.GetBatchSeq(seq))
+		if err != nil {
+			return nil, fmt.Errorf("load user %s: %w", userID, err)
+		}
+		var pending uint64
+		n := 0
+		for m, err := range msgs {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				return out, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("load user %s: %w", userID, err)
+			}
+			e, err := decodeStored(m.Data, m.Sequence)
+			if err != nil {
+				return nil, fmt.Errorf("load user %s: event at seq %d: %w", userID, m.Sequence, err)
+			}
+			out = append(out, e)
+			seq = m.Sequence + 1
+			pending, _ = strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
+			n++
+		}
+		if n == 0 || pending == 0 {
+			return out, nil
+		}
+	}
+}
+
+func decodeStored(data []byte, seq uint64) (events.Event, error) {
+	e, err := events.Decode(data)
+	if err != nil {
+		return events.Event{}, err
+	}
+	e.Seq = seq
+	return e, nil
+}
+
+// MsgID is the Nats-Msg-Id of the n-th event a command appends.
+func MsgID(commandID string, n int) string { return commandID + ":" + strconv.Itoa(n) }
+
+// Append publishes evs one by one, each expecting the user's previous
+// sequence. Events of one command are appended in order, never pipelined.
+func (s *EventStore) Append(ctx context.Context, userID string, expected uint64, evs []events.Event) (uint64, error) {
+	for i, e := range evs {
+		if e.UserID != userID {
+			return 0, fmt.Errorf("append to user %s: event is about user %s", userID, e.UserID)
+		}
+		seq, err := s.appendOne(ctx, e, expected, MsgID(e.CommandID, i))
+		if err != nil {
+			return 0, err
+		}
+		expected = seq
+	}
+	return expected, nil
+}
+
+func (s *EventStore) appendOne(ctx context.Context, e events.Event, expected uint64, msgID string) (uint64, error) {
+	data, err := events.Encode(e)
+	if err != nil {
+		return 0, err
+	}
+	msg := nats.NewMsg(events.EventSubject(e.UserID, e.Type))
+	msg.Data = data
+	for k, v := range events.CloudEventsHeaders(e, s.Source) {
+		msg.Header.Set(k, v)
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expected, 10))
+	msg.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, events.UserEventsFilter(e.UserID))
+
+	backoff := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ack, err := s.js.PublishMsg(ctx, msg)
+		if err == nil {
+			// A duplicate ack carries the sequence of the first copy.
+			return ack.Sequence, nil
+		}
+		if isConflict(err) {
+			// A retry after a lost ack also lands here on a single server:
+			// the expected-sequence check runs before de-duplication.
+			if seq, ok := s.lastIsOurs(ctx, e.UserID, msgID); ok {
+				return seq, nil
+			}
+			return 0, fmt.Errorf("append %s to user %s at version %d: %w", e.Type, e.UserID, expected, domain.ErrConflict)
+		}
+		if !retryablePublishErr(err) || attempt >= 6 || ctx.Err() != nil {
+			return 0, fmt.Errorf("append %s to user %s: %w", e.Type, e.UserID, err)
+		}
+		// The ack may be lost while the write landed: publishing again with
+		// the same Nats-Msg-Id is safe (duplicate ack or a conflict that
+		// lastIsOurs resolves).
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+// lastIsOurs reports whether the user's last event carries msgID.
+func (s *EventStore) lastIsOurs(ctx context.Context, userID, msgID string) (uint64, bool) {
+	m, err := s.stream.GetLastMsgForSubject(ctx, events.UserEventsFilter(userID))
+	if err != nil || m.Header.Get(jetstream.MsgIDHeader) != msgID {
+		return 0, false
+	}
+	return m.Sequence, true
+}
+
+func isConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+func retryablePublishErr(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
+}

@@ -1,0 +1,105 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/userlife/userlife/events"
+)
+
+// Results stores command outcomes on USERLIFE_RESULTS, one per command id,
+// and lets clients wait for one.
+type Results struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// NewResults binds to the provisioned results stream.
+func NewResults(ctx context.Context, js jetstream.JetStream) (*Results, error) {
+	s, err := js.Stream(ctx, ResultsStream)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", ResultsStream, err)
+	}
+	return &Results{js: js, stream: s}, nil
+}
+
+// Publish stores o and waits for the server's ack.
+func (r *Results) Publish(ctx context.Context, o events.Outcome) error {
+	data, err := events.EncodeOutcome(o)
+	if err != nil {
+		return err
+	}
+	if _, err := r.js.Publish(ctx, events.ResultSubject(o.CommandID), data); err != nil {
+		return fmt.Errorf("publish outcome of %s: %w", o.CommandID, err)
+	}
+	return nil
+}
+
+// ErrNoOutcome means no outcome is stored for the command (yet).
+var ErrNoOutcome = errors.New("no outcome for this command")
+
+// Get returns the stored outcome of commandID.
+func (r *Results) Get(ctx context.Context, commandID string) (events.Outcome, error) {
+	if !events.ValidID(commandID) {
+		return events.Outcome{}, fmt.Errorf("invalid command id %q", commandID)
+	}
+	m, err := r.stream.GetLastMsgForSubject(ctx, events.ResultSubject(commandID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return events.Outcome{}, ErrNoOutcome
+	}
+	if err != nil {
+		return events.Outcome{}, err
+	}
+	return events.DecodeOutcome(m.Data)
+}
+
+// Watch subscribes to the outcome of commandID before the command is sent;
+// call Wait on the result. Close it when done.
+func (r *Results) Watch(commandID string) (*OutcomeWatch, error) {
+	sub, err := r.js.Conn().SubscribeSync(events.ResultSubject(commandID))
+	if err != nil {
+		return nil, err
+	}
+	return &OutcomeWatch{r: r, id: commandID, sub: sub}, nil
+}
+
+// OutcomeWatch waits for one command's outcome.
+type OutcomeWatch struct {
+	r   *Results
+	id  string
+	sub *nats.Subscription
+}
+
+// Wait returns the outcome from the live subscription and, every second,
+// looks in the stream too: a message missed during a reconnect is still
+// found there.
+func (w *OutcomeWatch) Wait(ctx context.Context) (events.Outcome, error) {
+	for {
+		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
+		m, err := w.sub.NextMsgWithContext(pollCtx)
+		cancel()
+		if err == nil {
+			return events.DecodeOutcome(m.Data)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			return events.Outcome{}, err
+		}
+		getCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		o, gerr := w.r.Get(getCtx, w.id)
+		cancel()
+		if gerr == nil {
+			return o, nil
+		}
+		if ctx.Err() != nil {
+			return events.Outcome{}, fmt.Errorf("no outcome for command %s yet: %w", w.id, ctx.Err())
+		}
+	}
+}
+
+// Close ends the subscription.
+func (w *OutcomeWatch) Close() { _ = w.sub.Unsubscribe() }
