@@ -58,51 +58,54 @@ func goldenEvents() map[events.Type]events.Event {
 func goldenPath(t events.Type) string { return filepath.Join(goldenDir, string(t)+".json") }
 
 func TestGolden(t *testing.T) {
-	// Not parallel with its subtests' writes when -update is set, but the
-	// files are distinct per subtest, so parallel is safe either way.
 	t.Parallel()
 	fixtures := goldenEvents()
-	for _, typ := range events.Types() {
-		t.Run(string(typ), func(t *testing.T) {
-			t.Parallel()
-			e, ok := fixtures[typ]
-			if !ok {
-				t.Fatalf("no golden fixture for event type %s: add one to goldenEvents", typ)
-			}
-			got, err := events.Encode(e)
-			if err != nil {
-				t.Fatalf("Encode: %v", err)
-			}
-			got = append(got, '\n')
-			path := goldenPath(typ)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
+	// The group returns once every parallel subtest is done, so the file
+	// listing below sees what -update wrote.
+	t.Run("types", func(t *testing.T) {
+		for _, typ := range events.Types() {
+			t.Run(string(typ), func(t *testing.T) {
+				t.Parallel()
+				e, ok := fixtures[typ]
+				if !ok {
+					t.Fatalf("no golden fixture for event type %s: add one to goldenEvents", typ)
 				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (run `go test ./events -update` to create it): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("Encode(%s) differs from %s:\ngot:  %s\nwant: %s", typ, path, got, want)
-			}
+				got, err := events.Encode(e)
+				if err != nil {
+					t.Fatalf("Encode: %v", err)
+				}
+				got = append(got, '\n')
+				path := goldenPath(typ)
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("read golden file (run `go test ./events -update` to create it): %v", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("Encode(%s) differs from %s:\ngot:  %s\nwant: %s", typ, path, got, want)
+				}
 
-			decoded, err := events.Decode(want)
-			if err != nil {
-				t.Fatalf("Decode(golden %s): %v", path, err)
-			}
-			if !reflect.DeepEqual(decoded, e) {
-				t.Errorf("Decode(golden %s):\ngot:  %#v\nwant: %#v", path, decoded, e)
-			}
-		})
-	}
+				decoded, err := events.Decode(want)
+				if err != nil {
+					t.Fatalf("Decode(golden %s): %v", path, err)
+				}
+				if !reflect.DeepEqual(decoded, e) {
+					t.Errorf("Decode(golden %s):\ngot:  %#v\nwant: %#v", path, decoded, e)
+				}
+			})
+		}
+	})
+	t.Run("one file per type", func(t *testing.T) { checkGoldenFiles(t) })
 }
 
-// TestGoldenFilesMatchTypes fails when a golden file has no event type (a
-// type was renamed or removed: a breaking change) or a type has no file.
-func TestGoldenFilesMatchTypes(t *testing.T) {
-	t.Parallel()
+// checkGoldenFiles fails when a golden file has no event type (a type was
+// renamed or removed: a breaking change) or a type has no file.
+func checkGoldenFiles(t *testing.T) {
+	t.Helper()
 	entries, err := os.ReadDir(goldenDir)
 	if err != nil {
 		t.Fatal(err)

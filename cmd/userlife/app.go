@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	natsadapter "github.com/userlife/userlife/adapters/nats"
+	wmintake "github.com/userlife/userlife/adapters/watermill"
+	"github.com/userlife/userlife/domain"
+)
+
+// ServeConfig is what `userlife serve` runs with.
+type ServeConfig struct {
+	DataDir     string // embedded server's JetStream directory
+	NATSListen  string // embedded server's client address
+	NATSURL     string // external server instead of the embedded one
+	SyncAlways  bool   // fsync every write before acking (embedded server)
+	Replicas    int    // stream replicas (external cluster)
+	Concurrency int    // commands of one type in flight per process
+	Logger      *slog.Logger
+}
+
+// App is a running service: the embedded NATS server (unless external),
+// provisioned streams and the command intake.
+type App struct {
+	cfg    ServeConfig
+	log    *slog.Logger
+	server *natsadapter.Server
+	nc     *nats.Conn
+	intake *wmintake.Intake
+	done   chan error
+	// NATSURL is where clients reach the NATS server.
+	NATSURL string
+}
+
+// Start brings the service up and returns once it consumes commands.
+func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, log: log, done: make(chan error, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	a.NATSURL = cfg.NATSURL
+	if a.NATSURL == "" {
+		dir, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		a.server, err = natsadapter.StartServer(natsadapter.ServerConfig{
+			Listen: cfg.NATSListen, DataDir: dir, SyncAlways: cfg.SyncAlways, Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.NATSURL = a.server.ClientURL()
+	}
+	var err error
+	a.nc, err = natsadapter.Connect(a.NATSURL, "userlife-serve", log)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(a.nc)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := natsadapter.Provision(pctx, js, natsadapter.StreamsConfig{Replicas: cfg.Replicas}); err != nil {
+		return nil, err
+	}
+	store, err := natsadapter.NewEventStore(pctx, js)
+	if err != nil {
+		return nil, err
+	}
+	emails, err := natsadapter.NewEmailRegistry(pctx, js)
+	if err != nil {
+		return nil, err
+	}
+	results, err := natsadapter.NewResults(pctx, js)
+	if err != nil {
+		return nil, err
+	}
+	svc := &domain.Service{
+		Store:  store,
+		Emails: emails,
+		Decider: domain.Decider{
+			Now:   time.Now,
+			NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+		},
+		Logger: log,
+	}
+	a.intake, err = wmintake.New(wmintake.Config{
+		NATSURL:     a.NATSURL,
+		Handler:     svc,
+		Outcomes:    results,
+		Concurrency: cfg.Concurrency,
+		Logger:      log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	go func() { a.done <- a.intake.Run(context.WithoutCancel(ctx)) }()
+	select {
+	case <-a.intake.Running():
+	case err := <-a.done:
+		return nil, fmt.Errorf("command intake stopped at start: %w", err)
+	case <-pctx.Done():
+		return nil, fmt.Errorf("command intake did not start: %w", pctx.Err())
+	}
+	ok = true
+	return a, nil
+}
+
+// Done reports the intake stopping on its own.
+func (a *App) Done() <-chan error { return a.done }
+
+// Close stops taking commands, lets those in flight finish and be acked,
+// then closes the connection and the embedded server. Commands not acked
+// stay queued for the next start.
+func (a *App) Close() error {
+	var errs error
+	if a.intake != nil {
+		errs = errors.Join(errs, a.intake.Close())
+	}
+	if a.nc != nil {
+		_ = a.nc.Drain()
+	}
+	if a.server != nil {
+		a.server.Shutdown()
+	}
+	return errs
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/urfave/cli/v3"
+
+	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/events"
+)
+
+func defaultActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if s := os.Getenv("USER"); s != "" {
+		return s
+	}
+	return "unknown"
+}
+
+func clientFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
+		&cli.StringFlag{Name: "actor", Value: defaultActor(), Usage: "who is doing this (recorded in the event)", Sources: env("actor")},
+		&cli.StringFlag{Name: "reason", Usage: "why (recorded in the event)"},
+		&cli.StringFlag{Name: "command-id", Usage: "idempotency key: the same id is never applied twice (default: a new UUIDv7)"},
+		&cli.BoolFlag{Name: "no-wait", Usage: "publish and exit without waiting for the outcome"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "how long to wait for the outcome", Sources: env("timeout")},
+		&cli.BoolFlag{Name: "json", Usage: "print the outcome as JSON"},
+	}
+}
+
+func userCommand() *cli.Command {
+	byID := func(name, usage string, mk func(m events.CommandMeta) events.Command) *cli.Command {
+		return &cli.Command{
+			Name: name, Usage: usage, ArgsUsage: "USER_ID", Flags: clientFlags(),
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				if cmd.Args().Len() != 1 {
+					return cli.Exit(fmt.Sprintf("usage: userlife user %s USER_ID [flags]", name), exitError)
+				}
+				return sendCommand(ctx, cmd, mk(meta(cmd, cmd.Args().First())))
+			},
+		}
+	}
+	register := &cli.Command{
+		Name: "register", Usage: "register a pending user", ArgsUsage: "--email EMAIL [--id USER_ID]",
+		Flags: append(clientFlags(),
+			&cli.StringFlag{Name: "email", Usage: "the user's email (unique among live users, case-insensitive)", Required: true},
+			&cli.StringFlag{Name: "id", Usage: "user id, [A-Za-z0-9_-]{1,64} (default: a UUIDv7 the service derives)"},
+		),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			return sendCommand(ctx, cmd, &events.RegisterUser{CommandMeta: meta(cmd, cmd.String("id")), Email: cmd.String("email")})
+		},
+	}
+	return &cli.Command{
+		Name:  "user",
+		Usage: "send a lifecycle command and print its outcome (exit 2 when rejected)",
+		Commands: []*cli.Command{
+			register,
+			byID("confirm", "confirm a pending user", func(m events.CommandMeta) events.Command { return &events.ConfirmUser{CommandMeta: m} }),
+			byID("disable", "disable a confirmed user and revoke all its tokens", func(m events.CommandMeta) events.Command { return &events.DisableUser{CommandMeta: m} }),
+			byID("enable", "enable a disabled user (revoked tokens stay revoked)", func(m events.CommandMeta) events.Command { return &events.EnableUser{CommandMeta: m} }),
+			byID("delete", "delete a user for good and revoke all its tokens", func(m events.CommandMeta) events.Command { return &events.DeleteUser{CommandMeta: m} }),
+			byID("revoke-sessions", "revoke every token of a user; it must sign in again", func(m events.CommandMeta) events.Command { return &events.RevokeSessions{CommandMeta: m} }),
+		},
+	}
+}
+
+func meta(cmd *cli.Command, userID string) events.CommandMeta {
+	return events.CommandMeta{
+		CommandID: cmd.String("command-id"),
+		UserID:    userID,
+		Actor:     cmd.String("actor"),
+		Reason:    cmd.String("reason"),
+	}
+}
+
+func sendCommand(ctx context.Context, cmd *cli.Command, c events.Command) error {
+	ctx, cancel := context.WithTimeout(ctx, cmd.Duration("timeout"))
+	defer cancel()
+	nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("%v (is `userlife serve` running? set --nats or USERLIFE_NATS)", err), exitError)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
+	client, err := natsadapter.NewClient(ctx, js)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("%v (has `userlife serve` provisioned this NATS server?)", err), exitError)
+	}
+	if cmd.Bool("no-wait") {
+		id, err := client.Send(ctx, c)
+		if err != nil {
+			return cli.Exit(err.Error(), exitError)
+		}
+		fmt.Printf("sent %s command_id=%s\n", c.CommandName(), id)
+		return nil
+	}
+	out, err := client.Do(ctx, c)
+	if err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
+	if cmd.Bool("json") {
+		b, _ := json.Marshal(out)
+		fmt.Println(string(b))
+	} else {
+		printOutcome(out)
+	}
+	if out.Status == events.StatusRejected {
+		return cli.Exit("", exitRejected)
+	}
+	return nil
+}
+
+func printOutcome(o events.Outcome) {
+	line := fmt.Sprintf("%s %s user_id=%s command_id=%s", o.Status, o.Command, o.UserID, o.CommandID)
+	if o.EventSeq != 0 {
+		line += fmt.Sprintf(" event_seq=%d", o.EventSeq)
+	}
+	if o.Code != "" {
+		line += " code=" + o.Code
+	}
+	if o.Message != "" {
+		line += fmt.Sprintf(" message=%q", o.Message)
+	}
+	fmt.Println(line)
+}
