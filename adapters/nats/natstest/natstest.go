@@ -1,0 +1,62 @@
+// Package natstest starts real embedded NATS JetStream servers for tests:
+// one per test, on a free loopback port, with its own temporary store, so
+// tests run in parallel without sharing streams.
+package natstest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	natsadapter "github.com/userlife/userlife/adapters/nats"
+)
+
+// Server starts an embedded server that is shut down when the test ends.
+func Server(t testing.TB) *natsadapter.Server {
+	t.Helper()
+	return ServerAt(t, t.TempDir())
+}
+
+// ServerAt starts an embedded server on dataDir (reuse the directory to
+// restart a server with its streams).
+func ServerAt(t testing.TB, dataDir string) *natsadapter.Server {
+	t.Helper()
+	s, err := natsadapter.StartServer(natsadapter.ServerConfig{Listen: "127.0.0.1:0", DataDir: dataDir})
+	if err != nil {
+		t.Fatalf("start embedded NATS: %v", err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// Connect opens a connection closed when the test ends.
+func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("connect to %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	return nc, js
+}
+
+// Provisioned starts a server with every userlife stream and bucket and
+// returns its URL and a JetStream handle.
+func Provisioned(t testing.TB) (string, jetstream.JetStream) {
+	t.Helper()
+	s := Server(t)
+	_, js := Connect(t, s.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := natsadapter.Provision(ctx, js, natsadapter.StreamsConfig{}); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	return s.ClientURL(), js
+}
