@@ -97,8 +97,8 @@ func NewCommand(name string) Command {
 
 // DecodeCommand reads the JSON command named name. Every failure is a
 // *CommandError with a stable code: unknown_command, payload_too_large,
-// malformed_command (not JSON, wrong types, unknown fields, trailing data,
-// invalid UTF-8).
+// malformed_command (not a JSON object, wrong types, unknown fields,
+// trailing data, invalid UTF-8).
 func DecodeCommand(name string, data []byte) (Command, error) {
 	cmd := NewCommand(name)
 	if cmd == nil {
@@ -117,6 +117,11 @@ func DecodeCommandInto(data []byte, cmd Command) error {
 	}
 	if !utf8.Valid(data) {
 		return Errorf(CodeMalformedCommand, "command is not valid UTF-8")
+	}
+	// Decode accepts any JSON value; "null" would leave cmd empty without
+	// an error, and a command is an object.
+	if body := bytes.TrimLeft(data, " \t\r\n"); len(body) > 0 && body[0] != '{' {
+		return Errorf(CodeMalformedCommand, "%s: a command is a JSON object", cmd.CommandName())
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -53,7 +53,7 @@ func Encode(e Event) ([]byte, error) {
 	if e.Data.EventType() != e.Type {
 		return nil, fmt.Errorf("event type %s carries a %s payload", e.Type, e.Data.EventType())
 	}
-	data, err := json.Marshal(e.Data)
+	data, err := json.Marshal(utcPayload(e.Data))
 	if err != nil {
 		return nil, fmt.Errorf("encode %s payload: %w", e.Type, err)
 	}
@@ -66,7 +66,8 @@ func Encode(e Event) ([]byte, error) {
 
 // Decode reads a JSON envelope. Unknown envelope or payload fields are
 // ignored (the contract only ever adds fields); an unknown type is
-// ErrUnknownEventType, anything unreadable ErrMalformedEvent.
+// ErrUnknownEventType, anything unreadable ErrMalformedEvent. Times come
+// back in UTC.
 func Decode(b []byte) (Event, error) {
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
@@ -89,11 +90,37 @@ func Decode(b []byte) (Event, error) {
 	if err := json.Unmarshal(data, p); err != nil {
 		return Event{}, fmt.Errorf("%w: %s data: %v", ErrMalformedEvent, env.Type, err)
 	}
-	return Event{
-		ID: env.ID, Type: env.Type, UserID: env.UserID, OccurredAt: env.OccurredAt,
+	e := Event{
+		ID: env.ID, Type: env.Type, UserID: env.UserID, OccurredAt: env.OccurredAt.UTC(),
 		Actor: env.Actor, Reason: env.Reason, CommandID: env.CommandID,
-		CorrelationID: env.CorrelationID, Data: deref(p),
-	}, nil
+		CorrelationID: env.CorrelationID, Data: utcPayload(deref(p)),
+	}
+	// Times are written in UTC. An offset can carry an instant whose UTC
+	// year is outside RFC 3339's 0000-9999 (e.g. 9999-12-31T23:00:00-05:00):
+	// it would decode but never encode again.
+	rb, _ := e.RevokedBefore()
+	for _, t := range []time.Time{e.OccurredAt, rb} {
+		if y := t.Year(); y < 0 || y > 9999 {
+			return Event{}, fmt.Errorf("%w: %s: time %s is outside years 0000-9999 in UTC", ErrMalformedEvent, env.Type, t)
+		}
+	}
+	return e, nil
+}
+
+// utcPayload returns p with its times in UTC, the form on the wire.
+func utcPayload(p Payload) Payload {
+	switch v := p.(type) {
+	case UserDisabled:
+		v.RevokedBefore = v.RevokedBefore.UTC()
+		return v
+	case UserDeleted:
+		v.RevokedBefore = v.RevokedBefore.UTC()
+		return v
+	case SessionsRevoked:
+		v.RevokedBefore = v.RevokedBefore.UTC()
+		return v
+	}
+	return p
 }
 
 // deref turns the pointer newPayload returned into the value type, so

@@ -5,7 +5,6 @@ import (
 	"os"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/userlife/userlife/events"
 )
@@ -100,7 +99,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		`{"type":"UserConfirmed","user_id":"u1","data":null}`,
 		`{"type":"UserConfirmed","user_id":"u1"}`,
 		`{"type":"UserConfirmed","user_id":"u1","actor":"\ud800\u2028","data":{}}`,
-		`{"type":"UserConfirmed","user_id":"u1","occurred_at":"9999-12-31T23:59:59+01:00","data":{}}`,
+		`{"type":"UserConfirmed","user_id":"u1","occurred_at":"9999-12-31T23:59:59-01:00","data":{}}`,
 		`[]`, `null`, ``, `{`,
 	} {
 		f.Add([]byte(s))
@@ -124,7 +123,8 @@ func FuzzDecodeEvent(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Decode(Encode(e)) = %v\nencoded: %s", err, b)
 		}
-		if !eventsEqual(again, e) {
+		// Decode returns times in UTC, so the round trip is exact.
+		if !reflect.DeepEqual(again, e) {
 			t.Fatalf("round trip changed the event:\ngot:  %#v\nwant: %#v", again, e)
 		}
 		b2, err := events.Encode(again)
@@ -136,30 +136,3 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
-
-// eventsEqual compares events field by field, times by instant.
-func eventsEqual(a, b events.Event) bool {
-	ra, okA := a.RevokedBefore()
-	rb, okB := b.RevokedBefore()
-	if okA != okB || !ra.Equal(rb) || !a.OccurredAt.Equal(b.OccurredAt) {
-		return false
-	}
-	a.OccurredAt, b.OccurredAt = time.Time{}, time.Time{}
-	if okA {
-		a.Data, b.Data = withoutRevokedBefore(a.Data), withoutRevokedBefore(b.Data)
-	}
-	return reflect.DeepEqual(a, b)
-}
-
-func withoutRevokedBefore(p events.Payload) events.Payload {
-	switch p.(type) {
-	case events.UserDisabled:
-		return events.UserDisabled{}
-	case events.UserDeleted:
-		return events.UserDeleted{}
-	case events.SessionsRevoked:
-		return events.SessionsRevoked{}
-	}
-	return p
-}
-

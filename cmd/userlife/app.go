@@ -20,12 +20,13 @@ import (
 
 // ServeConfig is what `userlife serve` runs with.
 type ServeConfig struct {
-	DataDir     string // embedded server's JetStream directory
-	NATSListen  string // embedded server's client address
-	NATSURL     string // external server instead of the embedded one
-	SyncAlways  bool   // fsync every write before acking (embedded server)
-	Replicas    int    // stream replicas (external cluster)
-	Concurrency int    // commands of one type in flight per process
+	DataDir     string        // embedded server's JetStream directory
+	NATSListen  string        // embedded server's client address
+	NATSURL     string        // external server instead of the embedded one
+	SyncAlways  bool          // fsync every write before acking (embedded server)
+	Replicas    int           // stream replicas (external cluster)
+	Concurrency int           // commands of one type in flight per process
+	AckWait     time.Duration // redelivery delay of a command whose handler died
 	Logger      *slog.Logger
 }
 
@@ -112,6 +113,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		Handler:     svc,
 		Outcomes:    results,
 		Concurrency: cfg.Concurrency,
+		AckWait:     cfg.AckWait,
 		Logger:      log,
 	})
 	if err != nil {

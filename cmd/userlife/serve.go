@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v3"
 )
@@ -18,6 +19,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "nats", Usage: "use this external NATS server (≥ 2.12, JetStream on) instead of the embedded one", Sources: env("nats")},
 			&cli.BoolFlag{Name: "sync-always", Usage: "embedded server: fsync every write before acknowledging it (slower; survives power loss on one node)", Sources: env("sync-always")},
 			&cli.IntFlag{Name: "replicas", Value: 1, Usage: "stream replicas: 1, or 3/5 on a NATS cluster", Sources: env("replicas")},
+			&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long a command stays unacked before it is delivered again (after a crash)", Sources: env("ack-wait")},
 			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "commands of each type handled at once by this process", Sources: env("concurrency")},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -32,6 +34,7 @@ func serveCommand() *cli.Command {
 				SyncAlways:  cmd.Bool("sync-always"),
 				Replicas:    int(cmd.Int("replicas")),
 				Concurrency: int(cmd.Int("concurrency")),
+				AckWait:     cmd.Duration("ack-wait"),
 				Logger:      log,
 			})
 			if err != nil {
