@@ -10,10 +10,10 @@ import (
 	"time"
 
 	wm "github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
-	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/nats-io/nats.go"
 
 	"github.com/userlife/userlife/domain"
@@ -105,6 +105,9 @@ func New(cfg Config) (*Intake, error) {
 	); err != nil {
 		return nil, err
 	}
+	if err := provisionConsumers(cfg); err != nil {
+		return nil, err
+	}
 	in.unknown = &unknownCommands{in: in}
 	return in, nil
 }
@@ -122,9 +125,9 @@ func handlerFor[T any, PT interface {
 }
 
 func (in *Intake) newSubscriber(commandName string, wlog wm.LoggerAdapter) (message.Subscriber, error) {
-	durable := "userlife-" + commandName
-	// Server-side retries back off; watermill's own wait is shorter than
-	// the server's AckWait so the server, not a stuck handler, decides.
+	durable := durableName(commandName)
+	// Watermill's own wait is shorter than the server's AckWait so the
+	// server, not a stuck handler, decides on redelivery.
 	return wmnats.NewSubscriber(wmnats.SubscriberConfig{
 		URL:              in.cfg.NATSURL,
 		NatsOptions:      append([]nats.Option{nats.Name(durable)}, in.cfg.NATSOptions...),
@@ -139,17 +142,12 @@ func (in *Intake) newSubscriber(commandName string, wlog wm.LoggerAdapter) (mess
 			return &wmnats.SubjectDetail{Primary: topic, QueueGroup: queueGroupPrefix}
 		},
 		JetStream: wmnats.JetStreamConfig{
-			AutoProvision: false, // Provision owns the streams
+			AutoProvision: false, // Provision owns the stream, ensureConsumers the consumers
 			SubscribeOptions: []nats.SubOpt{
-				nats.BindStream(in.cfg.CommandStream),
+				nats.Bind(in.cfg.CommandStream, durable),
 				// Without ManualAck nats.go acks when the callback returns,
 				// before the handler has decided.
 				nats.ManualAck(),
-				nats.AckExplicit(),
-				nats.AckWait(in.cfg.AckWait),
-				nats.MaxDeliver(in.cfg.MaxDeliver),
-				nats.MaxAckPending(in.cfg.Concurrency * 4),
-				nats.DeliverAll(),
 			},
 			DurableCalculator: func(string, string) string { return durable },
 		},

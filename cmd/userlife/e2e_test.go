@@ -391,7 +391,8 @@ func TestE2ECommandsWhileDown(t *testing.T) {
 }
 
 // TestE2ETwoServes: two serve processes on one external NATS server split
-// the queue and never apply a command twice.
+// the queue and never apply a command twice; when one stops, the other
+// keeps consuming.
 func TestE2ETwoServes(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Server(t)
@@ -403,12 +404,17 @@ func TestE2ETwoServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := sendAll(t, client, workload(1000))
-	waitOutcomes(t, js, ids, 120*time.Second)
-	checkExactlyOnce(t, readLedger(t, js), ids)
+	cmds := workload(1000)
+	first := sendAll(t, client, cmds[:600])
+	waitOutcomes(t, js, first, 120*time.Second)
 	na, nb := strings.Count(a.output(), "command handled"), strings.Count(b.output(), "command handled")
 	t.Logf("serve A handled %d commands, serve B %d", na, nb)
 	if na == 0 || nb == 0 {
 		t.Errorf("the queue was not shared: A handled %d, B %d", na, nb)
 	}
+
+	a.stop(t)
+	rest := sendAll(t, client, cmds[600:])
+	waitOutcomes(t, js, rest, 120*time.Second)
+	checkExactlyOnce(t, readLedger(t, js), append(first, rest...))
 }
