@@ -81,7 +81,8 @@ func rejected(out events.Outcome, err error) (events.Outcome, error) {
 
 // claimEmail makes userID the holder of email or refuses with email_taken.
 // A claim is stale, and taken over, when its owner is deleted, or has no
-// events ClaimGrace after claiming (its registration never appended).
+// events ClaimGrace after claiming (its registration never appended), or
+// registered with another email (its registration lost a race).
 func (s *Service) claimEmail(ctx context.Context, email, userID string) error {
 	key := NormalizeEmail(email)
 	claim, err := s.Emails.Claim(ctx, key, userID)
@@ -96,7 +97,11 @@ func (s *Service) claimEmail(ctx context.Context, email, userID string) error {
 		return fmt.Errorf("load email owner %s: %w", claim.Owner, err)
 	}
 	owner := Fold(claim.Owner, ownerEvents)
-	stale := owner.State == StateDeleted || (owner.State == StateNone && claim.Age > ClaimGrace)
+	// An owner that registered with another email holds a claim its own
+	// registration lost (e.g. two RegisterUser for one id raced; the loser
+	// is rejected with user_exists after claiming): nothing will ever use it.
+	unused := owner.State == StateNone || NormalizeEmail(owner.Email) != key
+	stale := owner.State == StateDeleted || (unused && claim.Age > ClaimGrace)
 	if !stale {
 		return events.Errorf(events.CodeEmailTaken, "email %s is already used by another user", email)
 	}

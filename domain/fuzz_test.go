@@ -1,0 +1,178 @@
+package domain_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/userlife/userlife/domain"
+	"github.com/userlife/userlife/events"
+)
+
+// Script bytes for FuzzDecideSequence. The first byte's low bit says
+// whether the user is registered first. Every further byte is one step: the
+// low 3 bits pick the command (0-5: index into CommandNames; 6, 7: deliver
+// an earlier command again, same command_id), the high 5 bits move the
+// clock by -12s to +19s, so the clock often goes backwards.
+const (
+	stepRedeliver = 6
+	clockBias     = 12
+	maxSteps      = 64
+)
+
+func step(kind int, clockSeconds int) byte { return byte(kind) | byte(clockSeconds+clockBias)<<3 }
+
+func FuzzDecideSequence(f *testing.F) {
+	const (
+		reg, confirm, disable, enable, del, revoke = 0, 1, 2, 3, 4, 5
+	)
+	seeds := [][]byte{
+		{1, step(confirm, 1), step(disable, 1), step(enable, 1), step(revoke, 1), step(del, 1)},
+		{1, step(disable, 1), step(revoke, -5), step(del, -10), step(reg, 1), step(confirm, 1)},
+		{0, step(confirm, 1), step(reg, 1), step(reg, 1), step(confirm, 0), step(confirm, 0)},
+		{1, step(confirm, 1), step(revoke, -12), step(revoke, -12), step(disable, -12), step(del, -12), step(del, 19)},
+		{1, step(confirm, 1), step(disable, 1), step(stepRedeliver, 0), step(enable, 1), step(stepRedeliver+1, 3), step(disable, 1)},
+		{1, step(del, 0), step(stepRedeliver, 0), step(reg, 0), step(revoke, 0), step(enable, 0), step(del, 0)},
+		{0},
+		{1},
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	names := events.CommandNames()
+	f.Fuzz(func(t *testing.T, script []byte) {
+		// Longer scripts find nothing new and make minimizing slow.
+		if len(script) == 0 || len(script) > maxSteps {
+			return
+		}
+		now := t0
+		ids := 0
+		dec := domain.Decider{
+			Now:   func() time.Time { return now },
+			NewID: func() string { ids++; return fmt.Sprintf("evt-%d", ids) },
+		}
+		var (
+			u       = domain.Fold(uid, nil)
+			seq     uint64
+			sent    []events.Command
+			applied = make(map[string]uint64) // command_id → seq of its event
+		)
+		steps := script[1:]
+		if script[0]&1 == 1 {
+			steps = append([]byte{step(0, 0)}, steps...)
+		}
+		for i, b := range steps {
+			now = now.Add(time.Duration(int(b>>3)-clockBias) * time.Second)
+			var cmd events.Command
+			if kind := int(b & 7); kind >= stepRedeliver && len(sent) > 0 {
+				cmd = sent[int(b>>3)%len(sent)]
+			} else {
+				cmd = newCommand(names[kind%len(names)], uid, fmt.Sprintf("f-%d", i))
+			}
+			sent = append(sent, cmd)
+			name, cmdID := cmd.CommandName(), cmd.Meta().CommandID
+
+			prev := u
+			d, err := dec.Decide(u, cmd)
+			where := fmt.Sprintf("step %d: %s (%s) on %q at %v", i, name, cmdID, prev.State, now)
+
+			if err != nil {
+				var ce *events.CommandError
+				if !errors.As(err, &ce) {
+					t.Fatalf("%s: error %v is not a *events.CommandError", where, err)
+				}
+				if !reflect.DeepEqual(d, domain.Decision{}) {
+					t.Fatalf("%s: both a decision %#v and an error %v", where, d, err)
+				}
+			}
+			if len(d.Events) > 1 {
+				t.Fatalf("%s: %d events, want at most one", where, len(d.Events))
+			}
+			if d.Unchanged && (len(d.Events) > 0 || d.AppliedSeq != 0) {
+				t.Fatalf("%s: unchanged with events or an applied seq: %#v", where, d)
+			}
+			if d.AppliedSeq != 0 && len(d.Events) > 0 {
+				t.Fatalf("%s: applied already, yet emits %v", where, d.Events)
+			}
+
+			// The same command_id never appends twice.
+			if wantSeq, ok := applied[cmdID]; ok {
+				if err != nil || d.AppliedSeq != wantSeq {
+					t.Fatalf("%s: redelivery of a command applied at seq %d = %#v, %v", where, wantSeq, d, err)
+				}
+				continue
+			}
+			if d.AppliedSeq != 0 {
+				t.Fatalf("%s: AppliedSeq %d for a command never applied", where, d.AppliedSeq)
+			}
+
+			// Deleted is terminal: DeleteUser is unchanged, all else refused.
+			if prev.State == domain.StateDeleted {
+				var ce *events.CommandError
+				switch {
+				case name == events.CmdDeleteUser && err == nil && d.Unchanged:
+				case errors.As(err, &ce) && ce.Code == events.CodeUserDeleted:
+				default:
+					t.Fatalf("%s: a deleted user got %#v, %v", where, d, err)
+				}
+			}
+
+			u = applyDecision(t, where, prev, d, now, &seq, cmd)
+			if len(d.Events) > 0 {
+				applied[cmdID] = seq
+			}
+			if prev.State == domain.StateDeleted && u.State != domain.StateDeleted {
+				t.Fatalf("%s: a deleted user became %q", where, u.State)
+			}
+		}
+	})
+}
+
+// applyDecision checks d's events against prev and folds them in.
+func applyDecision(t *testing.T, where string, prev domain.User, d domain.Decision, now time.Time, seq *uint64, cmd events.Command) domain.User {
+	t.Helper()
+	u := prev
+	for _, e := range d.Events {
+		if u.State == domain.StatePending && e.Type == events.TypeUserDisabled {
+			t.Fatalf("%s: a pending user was disabled", where)
+		}
+		if e.UserID != uid || e.CommandID != cmd.Meta().CommandID || e.Actor != cmd.Meta().Actor {
+			t.Fatalf("%s: event %#v does not carry the command's user, id and actor", where, e)
+		}
+		if rb, ok := e.RevokedBefore(); ok {
+			want := now.UTC()
+			if !now.After(u.RevokedBefore) && !u.RevokedBefore.IsZero() {
+				want = u.RevokedBefore.Add(time.Microsecond)
+			}
+			if !rb.Equal(want) {
+				t.Fatalf("%s: revoked_before %v, want %v (clock %v, last revocation %v)", where, rb, want, now, u.RevokedBefore)
+			}
+			if !rb.After(u.RevokedBefore) {
+				t.Fatalf("%s: revoked_before %v is not after the last revocation %v", where, rb, u.RevokedBefore)
+			}
+		}
+		// Whatever the decider emits must survive the wire.
+		b, err := events.Encode(e)
+		if err != nil {
+			t.Fatalf("%s: Encode: %v", where, err)
+		}
+		wire, err := events.Decode(b)
+		if err != nil || !reflect.DeepEqual(wire, e) {
+			t.Fatalf("%s: wire round trip = %#v, %v; want %#v", where, wire, err, e)
+		}
+
+		*seq++
+		e.Seq = *seq
+		next := domain.Evolve(u, e)
+		if next.Version <= u.Version {
+			t.Fatalf("%s: version %d after %s, was %d", where, next.Version, e.Type, u.Version)
+		}
+		if next.RevokedBefore.Before(u.RevokedBefore) {
+			t.Fatalf("%s: revoked_before moved back from %v to %v", where, u.RevokedBefore, next.RevokedBefore)
+		}
+		u = next
+	}
+	return u
+}
