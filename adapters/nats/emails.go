@@ -45,7 +45,9 @@ func (r *EmailRegistry) Claim(ctx context.Context, email, userID string) (domain
 		if err == nil {
 			return domain.EmailClaim{Owner: userID, Revision: rev}, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		// Create reports a taken key as ErrKeyExists, except when it lost a
+		// race to re-create a released key: then a bare revision mismatch.
+		if !errors.Is(err, jetstream.ErrKeyExists) && !isConflict(err) {
 			return domain.EmailClaim{}, err
 		}
 		entry, err := r.kv.Get(ctx, key)
@@ -67,7 +69,9 @@ func (r *EmailRegistry) Claim(ctx context.Context, email, userID string) (domain
 // Takeover replaces a stale claim if nobody changed it since revision.
 func (r *EmailRegistry) Takeover(ctx context.Context, email, userID string, revision uint64) error {
 	_, err := r.kv.Update(ctx, emailKey(email), []byte(userID), revision)
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	// ErrKeyExists would only match on a single server (code 10071);
+	// replicated buckets report 10164, which only ErrKeyRevisionMismatch covers.
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return fmt.Errorf("take over email claim: %w", domain.ErrConflict)
 	}
 	return err
@@ -87,7 +91,7 @@ func (r *EmailRegistry) Release(ctx context.Context, email, userID string) error
 		return nil
 	}
 	err = r.kv.Delete(ctx, key, jetstream.LastRevision(entry.Revision()))
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return nil // claimed by someone else meanwhile
 	}
 	return err

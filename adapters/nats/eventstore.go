@@ -69,7 +69,18 @@ func (s *EventStore) Load(ctx context.Context, userID string) ([]events.Event, e
 			pending, _ = strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
 			n++
 		}
-		if n == 0 || pending == 0 {
+		if n == 0 {
+			// The server answers "no messages" (handled above) when nothing
+			// is left; an iteration that ends with nothing is GetBatch giving
+			// up silently on a deadline or a silent server. Returning what we
+			// have would present a cut history as the whole one (an existing
+			// user as unknown).
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("load user %s: %w", userID, err)
+			}
+			return nil, fmt.Errorf("load user %s: no answer from stream %s after seq %d: %w", userID, EventsStream, seq-1, nats.ErrTimeout)
+		}
+		if pending == 0 {
 			return out, nil
 		}
 	}

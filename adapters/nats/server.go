@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -55,10 +56,15 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		// The server only logs a failed listen; probe first so the user is
 		// told plainly.
 		l, err := net.Listen("tcp", cfg.Listen)
-		if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("embedded NATS cannot listen on %s: %w (another NATS server or program is using it; "+
 				"choose another address with --nats-listen, or use that server with --nats nats://%s if it is NATS ≥ 2.12)",
 				cfg.Listen, ErrAddressInUse, cfg.Listen)
+		}
+		if err != nil {
+			// Not a taken port (e.g. an address this host lacks, or a
+			// privileged port): say what really failed.
+			return nil, fmt.Errorf("embedded NATS cannot listen on %s (choose another address with --nats-listen): %w", cfg.Listen, err)
 		}
 		l.Close()
 	} else {

@@ -42,8 +42,10 @@ func (c *StreamsConfig) setDefaults() {
 	}
 }
 
-// Validate joins every problem with the configuration.
+// Validate joins every problem with the configuration. Zero fields mean
+// their defaults, as in Provision.
 func (c StreamsConfig) Validate() error {
+	c.setDefaults()
 	var err error
 	if c.ResultsMaxAge < time.Hour {
 		err = errors.Join(err, fmt.Errorf("results are kept at least 1h, got %s", c.ResultsMaxAge))

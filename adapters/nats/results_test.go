@@ -1,0 +1,130 @@
+package nats_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/events"
+)
+
+func newResults(t *testing.T) (*env, *natsadapter.Results) {
+	t.Helper()
+	e := newEnv(t)
+	r, err := natsadapter.NewResults(testContext(t), e.js)
+	if err != nil {
+		t.Fatalf("NewResults: %v", err)
+	}
+	return e, r
+}
+
+func outcome(commandID string) events.Outcome {
+	return events.Outcome{
+		CommandID: commandID, Command: events.CmdDisableUser, Status: events.StatusAccepted,
+		UserID: "u-1", EventSeq: 42,
+	}
+}
+
+func TestResultsPublishGet(t *testing.T) {
+	t.Parallel()
+	_, r := newResults(t)
+	ctx := testContext(t)
+	want := outcome("c-published")
+	if err := r.Publish(ctx, want); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+
+	tests := []struct {
+		name      string
+		commandID string
+		want      events.Outcome
+		wantErr   error
+	}{
+		{"published", "c-published", want, nil},
+		{"unknown", "c-unknown", events.Outcome{}, natsadapter.ErrNoOutcome},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := r.Get(ctx, tt.commandID)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Get(%s) error = %v, want %v", tt.commandID, err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("Get(%s) = %+v, want %+v", tt.commandID, got, tt.want)
+			}
+		})
+	}
+
+	if _, err := r.Get(ctx, "not.a.valid>id"); err == nil {
+		t.Error("Get of an invalid command id succeeded, want an error")
+	}
+}
+
+func TestResultsWaitLive(t *testing.T) {
+	t.Parallel()
+	_, r := newResults(t)
+	want := outcome("c-live")
+	w, err := r.Watch(want.CommandID)
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	defer w.Close()
+
+	published := make(chan error, 1)
+	go func() { published <- r.Publish(context.Background(), want) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := w.Wait(ctx)
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if err := <-published; err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if got != want {
+		t.Errorf("Wait = %+v, want %+v", got, want)
+	}
+}
+
+// An outcome published before the watch started is only in the stream.
+func TestResultsWaitFindsEarlierOutcome(t *testing.T) {
+	t.Parallel()
+	_, r := newResults(t)
+	want := outcome("c-earlier")
+	if err := r.Publish(testContext(t), want); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	w, err := r.Watch(want.CommandID)
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	defer w.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := w.Wait(ctx)
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if got != want {
+		t.Errorf("Wait = %+v, want %+v", got, want)
+	}
+}
+
+func TestResultsWaitGivesUpWithContext(t *testing.T) {
+	t.Parallel()
+	_, r := newResults(t)
+	w, err := r.Watch("c-never")
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	defer w.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := w.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait for an outcome never published error = %v, want context.DeadlineExceeded", err)
+	}
+}
