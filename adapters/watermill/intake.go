@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/userlife/userlife/domain"
@@ -128,7 +129,7 @@ func (in *Intake) newSubscriber(commandName string, wlog wm.LoggerAdapter) (mess
 	durable := durableName(commandName)
 	// Watermill's own wait is shorter than the server's AckWait so the
 	// server, not a stuck handler, decides on redelivery.
-	return wmnats.NewSubscriber(wmnats.SubscriberConfig{
+	return newDrainingSubscriber(wmnats.SubscriberConfig{
 		URL:              in.cfg.NATSURL,
 		NatsOptions:      append([]nats.Option{nats.Name(durable)}, in.cfg.NATSOptions...),
 		QueueGroupPrefix: durable,
@@ -194,8 +195,11 @@ func (in *Intake) handle(ctx context.Context, cmd events.Command) error {
 		m.CommandID = fallbackCommandID(msg)
 	}
 	if _, ok := cmd.(*events.RegisterUser); ok && m.UserID == "" {
-		// Derived, not random: a redelivery must register the same user.
-		m.UserID = domain.DeriveID("user:"+m.CommandID, receivedAt(msg))
+		// Derived from the command id alone, never random nor from the
+		// message: a redelivery, and the same command sent again as a new
+		// message, must register the same user (else the copy is refused
+		// with email_taken instead of answered like the first).
+		m.UserID = domain.DeriveID("user:"+m.CommandID, commandTime(m.CommandID))
 	}
 	if m.CorrelationID == "" && msg != nil {
 		m.CorrelationID = middleware.MessageCorrelationID(msg)
@@ -287,6 +291,19 @@ func receivedAt(msg *message.Message) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// commandTime is the instant a UUIDv7 command id carries (the client's
+// clock when it made the command), so user ids derived from it sort by
+// time; any other id gives the Unix epoch. Either way the same command id
+// always gives the same instant.
+func commandTime(commandID string) time.Time {
+	u, err := uuid.Parse(commandID)
+	if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
+		return time.UnixMilli(0)
+	}
+	ms := int64(u[0])<<40 | int64(u[1])<<32 | int64(u[2])<<24 | int64(u[3])<<16 | int64(u[4])<<8 | int64(u[5])
+	return time.UnixMilli(ms)
 }
 
 // fallbackCommandID names a command that did not name itself: its
