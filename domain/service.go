@@ -21,6 +21,9 @@ type Service struct {
 	Emails  EmailRegistry
 	Decider Decider
 	Logger  *slog.Logger
+	// Cache, if set and Store is an IncrementalStore, keeps recent users in
+	// memory so a command reads only the events appended since.
+	Cache *UserCache
 }
 
 // Handle decides cmd and appends its events. It returns the outcome for
@@ -33,12 +36,20 @@ func (s *Service) Handle(ctx context.Context, cmd events.Command) (events.Outcom
 	if err := Validate(cmd); err != nil {
 		return rejected(out, err)
 	}
-	evs, err := s.Store.Load(ctx, m.UserID)
+	u, fresh, err := s.current(ctx, m.UserID)
 	if err != nil {
-		return out, fmt.Errorf("load user %s: %w", m.UserID, err)
+		return out, err
 	}
-	u := Fold(m.UserID, evs)
 	d, err := s.Decider.Decide(u, cmd)
+	if !fresh && len(d.Events) == 0 && d.AppliedSeq == 0 {
+		// A cached state may be behind. A decision that appends is checked
+		// by the append's version guard; any other (unchanged, rejected)
+		// must be taken on the latest state.
+		if u, err = s.refresh(ctx, u); err != nil {
+			return out, err
+		}
+		d, err = s.Decider.Decide(u, cmd)
+	}
 	if err != nil {
 		return rejected(out, err)
 	}
@@ -56,9 +67,14 @@ func (s *Service) Handle(ctx context.Context, cmd events.Command) (events.Outcom
 		}
 	}
 	seq, err := s.Store.Append(ctx, m.UserID, u.Version, d.Events)
+	if errors.Is(err, ErrConflict) {
+		// Catch up now so the retry decides on the new state.
+		_, _ = s.refresh(ctx, u)
+	}
 	if err != nil {
 		return out, err
 	}
+	s.remember(u, d.Events, seq)
 	if _, ok := cmd.(*events.DeleteUser); ok {
 		// A failed release is harmless: a claim held by a deleted user is
 		// taken over by the next registration.

@@ -16,6 +16,10 @@ import (
 // let a stale writer overwrite a newer decision.
 const MinAPILevel = 2
 
+// SyncQueueLen bounds the buffer of synchronous subscriptions: enough for
+// a full batch of a direct get (loadBatch messages and the end marker).
+const SyncQueueLen = 1024
+
 // ErrServerTooOld is returned by CheckServer for a server below 2.12.
 var ErrServerTooOld = errors.New("NATS server too old")
 
@@ -28,6 +32,10 @@ func Connect(url, name string, logger *slog.Logger, extra ...nats.Option) (*nats
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(5 * time.Second),
+		// Each synchronous subscription (a direct batch get, a wait for an
+		// outcome) allocates a channel of this many slots; the default of
+		// 65,536 costs about 0.5 ms per call.
+		nats.SyncQueueLen(SyncQueueLen),
 	}
 	if logger != nil {
 		opts = append(opts,

@@ -1,9 +1,11 @@
 package nats
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -28,7 +30,7 @@ type EventStore struct {
 	Source string
 }
 
-var _ domain.EventStore = (*EventStore)(nil)
+var _ domain.IncrementalStore = (*EventStore)(nil)
 
 // NewEventStore binds to the provisioned event stream.
 func NewEventStore(ctx context.Context, js jetstream.JetStream) (*EventStore, error) {
@@ -43,11 +45,67 @@ func NewEventStore(ctx context.Context, js jetstream.JetStream) (*EventStore, er
 // created, and any server replica may answer (a stale answer only makes the
 // next append conflict).
 func (s *EventStore) Load(ctx context.Context, userID string) ([]events.Event, error) {
+	return s.LoadAfter(ctx, userID, 0)
+}
+
+// LoadAfter reads the user's events with a sequence above after: what a
+// cached user state is missing.
+//
+// The server serves a batch get filtered by a wildcard
+// (userlife.events.<id>.*) by walking the message block: with one subject
+// per user and event type, its index heuristics pick a linear scan, about
+// 1 ms on a block of 40,000 events. So LoadAfter first asks for the last
+// message of each of the user's subjects (answered from the per-subject
+// index), stops there if nothing is newer than after, and otherwise reads
+// each subject that has newer events with a literal filter, which the
+// server finds through its index.
+func (s *EventStore) LoadAfter(ctx context.Context, userID string, after uint64) ([]events.Event, error) {
+	lasts, err := jetstreamext.GetLastMsgsFor(ctx, s.js, EventsStream, []string{events.UserEventsFilter(userID)})
+	if err != nil {
+		return nil, fmt.Errorf("load user %s: %w", userID, err)
+	}
+	var subjects []string
+	answered := false
+	for m, err := range lasts {
+		answered = true
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load user %s: last events: %w", userID, err)
+		}
+		if m.Sequence > after {
+			subjects = append(subjects, m.Subject)
+		}
+	}
+	if !answered {
+		// The iterator ends silently on a deadline: an unanswered request
+		// must not read as "no events".
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("load user %s: %w", userID, err)
+		}
+		return nil, fmt.Errorf("load user %s: no answer from stream %s: %w", userID, EventsStream, nats.ErrTimeout)
+	}
 	var out []events.Event
-	var seq uint64 = 1
+	for _, subj := range subjects {
+		evs, err := s.loadSubject(ctx, userID, subj, after+1)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	if len(subjects) > 1 {
+		slices.SortFunc(out, func(a, b events.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	return out, nil
+}
+
+// loadSubject reads one subject from seq on, a batch at a time.
+func (s *EventStore) loadSubject(ctx context.Context, userID, subject string, seq uint64) ([]events.Event, error) {
+	var out []events.Event
 	for {
 		msgs, err := jetstreamext.GetBatch(ctx, s.js, EventsStream, loadBatch,
-			jetstreamext.GetBatchSubject(events.UserEventsFilter(userID)), jetstreamext.GetBatchSeq(seq))
+			jetstreamext.GetBatchSubject(subject), jetstreamext.GetBatchSeq(seq))
 		if err != nil {
 			return nil, fmt.Errorf("load user %s: %w", userID, err)
 		}
@@ -93,6 +151,19 @@ func decodeStored(data []byte, seq uint64) (events.Event, error) {
 	}
 	e.Seq = seq
 	return e, nil
+}
+
+// LastSeq returns the user's version: the sequence of its last event, 0 if
+// it has none.
+func (s *EventStore) LastSeq(ctx context.Context, userID string) (uint64, error) {
+	m, err := s.stream.GetLastMsgForSubject(ctx, events.UserEventsFilter(userID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last event of user %s: %w", userID, err)
+	}
+	return m.Sequence, nil
 }
 
 // MsgID is the Nats-Msg-Id of the n-th event a command appends.

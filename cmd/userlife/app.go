@@ -27,6 +27,7 @@ type ServeConfig struct {
 	Replicas    int           // stream replicas (external cluster)
 	Concurrency int           // commands of one type in flight per process
 	AckWait     time.Duration // redelivery delay of a command whose handler died
+	CacheUsers  int           // users whose state is kept in memory
 	Logger      *slog.Logger
 }
 
@@ -107,6 +108,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 			NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
 		},
 		Logger: log,
+		Cache:  domain.NewUserCache(cfg.CacheUsers),
 	}
 	a.intake, err = wmintake.New(wmintake.Config{
 		NATSURL:     a.NATSURL,

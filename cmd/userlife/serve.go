@@ -20,6 +20,7 @@ func serveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "sync-always", Usage: "embedded server: fsync every write before acknowledging it (slower; survives power loss on one node)", Sources: env("sync-always")},
 			&cli.IntFlag{Name: "replicas", Value: 1, Usage: "stream replicas: 1, or 3/5 on a NATS cluster", Sources: env("replicas")},
 			&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long a command stays unacked before it is delivered again (after a crash)", Sources: env("ack-wait")},
+			&cli.IntFlag{Name: "cache-users", Value: 100_000, Usage: "users whose state the command handler keeps in memory (0 reads every user's full history per command)", Sources: env("cache-users")},
 			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "commands of each type handled at once by this process", Sources: env("concurrency")},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -35,6 +36,7 @@ func serveCommand() *cli.Command {
 				Replicas:    int(cmd.Int("replicas")),
 				Concurrency: int(cmd.Int("concurrency")),
 				AckWait:     cmd.Duration("ack-wait"),
+				CacheUsers:  int(cmd.Int("cache-users")),
 				Logger:      log,
 			})
 			if err != nil {

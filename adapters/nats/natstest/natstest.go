@@ -35,7 +35,7 @@ func ServerAt(t testing.TB, dataDir string) *natsadapter.Server {
 // Connect opens a connection closed when the test ends.
 func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.SyncQueueLen(natsadapter.SyncQueueLen))
 	if err != nil {
 		t.Fatalf("connect to %s: %v", url, err)
 	}
