@@ -65,8 +65,8 @@ func CheckServer(ctx context.Context, js jetstream.JetStream) error {
 	}
 	if info.API.Level < MinAPILevel {
 		return fmt.Errorf("%w: %s reports JetStream API level %d; userlife needs NATS server 2.12 or newer (API level ≥ %d), "+
-			"because older servers silently ignore the optimistic-concurrency header it relies on; upgrade the server, "+
-			"or drop --nats to use the embedded one", ErrServerTooOld, js.Conn().ConnectedServerVersion(), info.API.Level, MinAPILevel)
+			"because older servers silently ignore the optimistic-concurrency header it relies on; upgrade the server "+
+			"(or let `userlife serve` run its embedded one by leaving out --nats)", ErrServerTooOld, js.Conn().ConnectedServerVersion(), info.API.Level, MinAPILevel)
 	}
 	return nil
 }

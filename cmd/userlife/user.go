@@ -94,6 +94,9 @@ func sendCommand(ctx context.Context, cmd *cli.Command, c events.Command) error 
 	if err != nil {
 		return cli.Exit(err.Error(), exitError)
 	}
+	if err := natsadapter.CheckServer(ctx, js); err != nil {
+		return cli.Exit(fmt.Sprintf("%s: %v", cmd.String("nats"), err), exitError)
+	}
 	client, err := natsadapter.NewClient(ctx, js)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("%v (has `userlife serve` provisioned this NATS server?)", err), exitError)
