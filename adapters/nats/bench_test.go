@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/adapters/nats/natstest"
 	"github.com/userlife/userlife/events"
 )
@@ -71,10 +72,28 @@ func BenchmarkLoadUser(b *testing.B) {
 // synchronous JetStream publish with the optimistic-concurrency headers,
 // no adapter code. Each goroutine owns a share of the users (never two
 // appends in flight for one user) and tracks their last sequence.
+//
+// sync=always is the embedded server with --sync-always (fsync per write).
 func BenchmarkRawPublishExpectedSubjSeq(b *testing.B) {
-	for _, inflight := range []int{1, 64} {
-		b.Run("inflight="+strconv.Itoa(inflight), func(b *testing.B) {
-			_, js := natstest.Provisioned(b) // the real USERLIFE_EVENTS stream
+	for _, syncAlways := range []bool{false, true} {
+		for _, inflight := range []int{1, 64} {
+			name := fmt.Sprintf("sync=%s/inflight=%d", syncName(syncAlways), inflight)
+			b.Run(name, func(b *testing.B) { benchRawPublish(b, syncAlways, inflight) })
+		}
+	}
+}
+
+func syncName(always bool) string {
+	if always {
+		return "always"
+	}
+	return "interval"
+}
+
+func benchRawPublish(b *testing.B, syncAlways bool, inflight int) {
+	{
+		{
+			_, js := natstest.ProvisionedWith(b, natsadapter.ServerConfig{SyncAlways: syncAlways}) // the real USERLIFE_EVENTS stream
 			body := []byte(`{"id":"0190d6a2-5b7e-7c1a-9f43-1a2b3c4d5e6f","type":"SessionsRevoked","user_id":"USER",` +
 				`"occurred_at":"2026-03-14T15:09:26.535897932Z","actor":"admin@example.com","command_id":"CMD",` +
 				`"data":{"revoked_before":"2026-03-14T15:09:26.535897932Z"}}`)
@@ -89,7 +108,7 @@ func BenchmarkRawPublishExpectedSubjSeq(b *testing.B) {
 				}
 				return ack.Sequence, nil
 			})
-		})
+		}
 	}
 }
 

@@ -23,10 +23,10 @@ const benchUsers = 10_000
 
 // benchService starts the service in-process on its own embedded server and
 // seeds benchUsers confirmed users straight into the event store.
-func benchService(b *testing.B) (*natsadapter.Client, jetstream.JetStream) {
+func benchService(b *testing.B, syncAlways bool) (*natsadapter.Client, jetstream.JetStream) {
 	b.Helper()
 	app, err := Start(context.Background(), ServeConfig{
-		DataDir: b.TempDir(), NATSListen: "127.0.0.1:0", Concurrency: 64, CacheUsers: 100_000,
+		DataDir: b.TempDir(), NATSListen: "127.0.0.1:0", Concurrency: 64, CacheUsers: 100_000, SyncAlways: syncAlways,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 	})
 	if err != nil {
@@ -87,10 +87,21 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 // on random users out of 10,000, with 1 and 64 commands in flight. Compare
 // with BenchmarkRawPublishExpectedSubjSeq in adapters/nats, run in the same
 // `go test -bench` invocation.
+//
+// sync=always runs the embedded server with --sync-always.
 func BenchmarkCommands(b *testing.B) {
-	for _, inflight := range []int{1, 64} {
-		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
-			client, _ := benchService(b)
+	for _, syncAlways := range []bool{false, true} {
+		for _, inflight := range []int{1, 64} {
+			name := fmt.Sprintf("sync=%s/inflight=%d", map[bool]string{false: "interval", true: "always"}[syncAlways], inflight)
+			b.Run(name, func(b *testing.B) { benchCommands(b, syncAlways, inflight) })
+		}
+	}
+}
+
+func benchCommands(b *testing.B, syncAlways bool, inflight int) {
+	{
+		{
+			client, _ := benchService(b, syncAlways)
 			var mu sync.Mutex
 			var lat []time.Duration
 			b.ResetTimer()
@@ -118,7 +129,7 @@ func BenchmarkCommands(b *testing.B) {
 			wg.Wait()
 			b.ReportMetric(float64(per*inflight)/time.Since(start).Seconds(), "cmds/s")
 			reportLatency(b, lat)
-		})
+		}
 	}
 }
 
@@ -126,7 +137,7 @@ func BenchmarkCommands(b *testing.B) {
 // in its own goroutine, as independent admins would) and reports the
 // outcome latency distribution.
 func BenchmarkCommandLatencyAt1000(b *testing.B) {
-	client, _ := benchService(b)
+	client, _ := benchService(b, false)
 	r := rand.New(rand.NewPCG(7, 7))
 	lat := make([]time.Duration, b.N)
 	b.ResetTimer()

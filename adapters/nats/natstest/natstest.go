@@ -24,7 +24,20 @@ func Server(t testing.TB) *natsadapter.Server {
 // restart a server with its streams).
 func ServerAt(t testing.TB, dataDir string) *natsadapter.Server {
 	t.Helper()
-	s, err := natsadapter.StartServer(natsadapter.ServerConfig{Listen: "127.0.0.1:0", DataDir: dataDir})
+	return ServerWith(t, natsadapter.ServerConfig{DataDir: dataDir})
+}
+
+// ServerWith starts a server with cfg; Listen and DataDir default to a
+// free loopback port and a temporary directory.
+func ServerWith(t testing.TB, cfg natsadapter.ServerConfig) *natsadapter.Server {
+	t.Helper()
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	s, err := natsadapter.StartServer(cfg)
 	if err != nil {
 		t.Fatalf("start embedded NATS: %v", err)
 	}
@@ -51,7 +64,13 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 // returns its URL and a JetStream handle.
 func Provisioned(t testing.TB) (string, jetstream.JetStream) {
 	t.Helper()
-	s := Server(t)
+	return ProvisionedWith(t, natsadapter.ServerConfig{})
+}
+
+// ProvisionedWith is Provisioned on a server started with cfg.
+func ProvisionedWith(t testing.TB, cfg natsadapter.ServerConfig) (string, jetstream.JetStream) {
+	t.Helper()
+	s := ServerWith(t, cfg)
 	_, js := Connect(t, s.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
