@@ -1,12 +1,9 @@
 package watermill_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -99,6 +96,12 @@ type intake struct {
 // stores) and waits until it consumes. It is closed when the test ends.
 func (e *env) startIntake(t *testing.T, tweak func(*wmintake.Config)) *intake {
 	t.Helper()
+	return e.startIntakeCtx(t, context.Background(), tweak)
+}
+
+// startIntakeCtx is startIntake with Run's context.
+func (e *env) startIntakeCtx(t *testing.T, ctx context.Context, tweak func(*wmintake.Config)) *intake {
+	t.Helper()
 	h := &countingHandler{inner: e.svc}
 	cfg := wmintake.Config{
 		NATSURL:      e.url,
@@ -116,7 +119,7 @@ func (e *env) startIntake(t *testing.T, tweak func(*wmintake.Config)) *intake {
 		t.Fatalf("new intake: %v", err)
 	}
 	it := &intake{Intake: in, calls: h, done: make(chan error, 1)}
-	go func() { it.done <- in.Run(context.Background()) }()
+	go func() { it.done <- in.Run(ctx) }()
 	t.Cleanup(func() {
 		if err := in.Close(); err != nil {
 			t.Errorf("close intake: %v", err)
@@ -144,18 +147,25 @@ func (e *env) startIntake(t *testing.T, tweak func(*wmintake.Config)) *intake {
 type countingHandler struct {
 	inner wmintake.Handler
 	n     atomic.Int64
-	// before, if set, runs before each command is handled.
-	before func(ctx context.Context, n int64) error
+	// before, if set, runs before each command is handled with the number
+	// of this call.
+	before func(ctx context.Context, cmd events.Command, n int64) error
 }
 
 func (h *countingHandler) Handle(ctx context.Context, cmd events.Command) (events.Outcome, error) {
 	n := h.n.Add(1)
 	if h.before != nil {
-		if err := h.before(ctx, n); err != nil {
+		if err := h.before(ctx, cmd, n); err != nil {
 			return events.Outcome{}, err
 		}
 	}
 	return h.inner.Handle(ctx, cmd)
+}
+
+// withHook sets the counting handler's before hook (before Run, so the
+// handler goroutines see it).
+func withHook(before func(ctx context.Context, cmd events.Command, n int64) error) func(*wmintake.Config) {
+	return func(c *wmintake.Config) { c.Handler.(*countingHandler).before = before }
 }
 
 // recordingOutcomes stores outcomes and remembers every one published, so a
@@ -272,143 +282,8 @@ func meta(userID string) events.CommandMeta {
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// storedEvents reads every event in USERLIFE_EVENTS in order, with its
-// stream sequence.
-func (e *env) storedEvents(t *testing.T) []events.Event {
-	t.Helper()
-	ctx := testContext(t)
-	s, err := e.js.Stream(ctx, natsadapter.EventsStream)
-	if err != nil {
-		t.Fatalf("events stream: %v", err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatalf("events stream info: %v", err)
-	}
-	total := info.State.Msgs
-	if total == 0 {
-		return nil
-	}
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatalf("ordered consumer: %v", err)
-	}
-	var out []events.Event
-	for uint64(len(out)) < total {
-		batch, err := c.Fetch(int(total)-len(out), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			t.Fatalf("fetch events: %v", err)
-		}
-		for m := range batch.Messages() {
-			md, err := m.Metadata()
-			if err != nil {
-				t.Fatalf("event metadata: %v", err)
-			}
-			ev, err := events.Decode(m.Data())
-			if err != nil {
-				t.Fatalf("decode event at seq %d: %v", md.Sequence.Stream, err)
-			}
-			ev.Seq = md.Sequence.Stream
-			if _, typ, ok := events.ParseEventSubject(m.Subject()); !ok || typ != ev.Type {
-				t.Errorf("event at seq %d on subject %s has type %s", ev.Seq, m.Subject(), ev.Type)
-			}
-			out = append(out, ev)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			t.Fatalf("fetch events: %v", err)
-		}
-	}
-	return out
-}
-
-// streamMsgs is the number of messages stream holds.
-func (e *env) streamMsgs(t *testing.T, stream string) uint64 {
-	t.Helper()
-	ctx := testContext(t)
-	s, err := e.js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatalf("stream %s: %v", stream, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatalf("stream %s info: %v", stream, err)
-	}
-	return info.State.Msgs
-}
-
-// eventually polls cond until it holds or the wait times out.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting: %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
-// logBuffer collects log records so a failing test can show them.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	// onMsg, if set, is called with every record's message.
-	onMsg atomic.Pointer[func(string)]
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger(level slog.Level) *slog.Logger {
-	return slog.New(&hookHandler{Handler: slog.NewTextHandler(b, &slog.HandlerOptions{Level: level}), b: b})
-}
-
-// hookHandler passes every record's message to logBuffer.onMsg, whatever
-// its level, then logs it if the level is enabled.
-type hookHandler struct {
-	slog.Handler
-	b *logBuffer
-}
-
-func (h *hookHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.b.onMsg.Load() != nil || h.Handler.Enabled(ctx, l)
-}
-
-func (h *hookHandler) Handle(ctx context.Context, r slog.Record) error {
-	if f := h.b.onMsg.Load(); f != nil {
-		(*f)(r.Message)
-	}
-	if !h.Handler.Enabled(ctx, r.Level) {
-		return nil
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h *hookHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &hookHandler{Handler: h.Handler.WithAttrs(as), b: h.b}
-}
-
-func (h *hookHandler) WithGroup(name string) slog.Handler {
-	return &hookHandler{Handler: h.Handler.WithGroup(name), b: h.b}
-}
-
 // jsonf formats a JSON command for a raw publish.
 func jsonf(format string, args ...any) []byte { return []byte(fmt.Sprintf(format, args...)) }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // rawOutcomeWithMsgID publishes payload with only a Nats-Msg-Id header and
 // returns the outcome published under that id.
@@ -422,20 +297,4 @@ func (e *env) rawOutcomeWithMsgID(t *testing.T, subject, msgID string, payload [
 		t.Fatalf("publish to %s: %v", subject, err)
 	}
 	return nextOutcome(t, sub)
-}
-
-// checkStoredOutcome checks that o is the outcome stored for its command.
-// A live subscriber can see an outcome before the stream has stored it, so
-// this waits for it to appear.
-func (e *env) checkStoredOutcome(t *testing.T, o events.Outcome) {
-	t.Helper()
-	var got events.Outcome
-	var err error
-	eventually(t, "outcome of "+o.CommandID+" stored", func() bool {
-		got, err = e.client.Results().Get(testContext(t), o.CommandID)
-		return !errors.Is(err, natsadapter.ErrNoOutcome)
-	})
-	if err != nil || got != o {
-		t.Errorf("stored outcome of %s: got %+v (err %v), want %+v", o.CommandID, got, err, o)
-	}
 }

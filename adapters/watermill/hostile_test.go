@@ -30,6 +30,7 @@ func TestIntakeRejectsBadCommands(t *testing.T) {
 	if len(huge) <= events.MaxCommandSize {
 		t.Fatalf("test payload is only %d bytes", len(huge))
 	}
+	longReason := `{"command_id":"h-longreason","user_id":"target","actor":"admin","reason":"` + strings.Repeat("r", 2000) + `"}`
 	cmd := func(name string) string { return events.CommandSubject(name) }
 
 	tests := []struct {
@@ -80,8 +81,7 @@ func TestIntakeRejectsBadCommands(t *testing.T) {
 		{name: "blank actor", subject: cmd("DisableUser"), id: "h-blankactor",
 			payload: `{"command_id":"h-blankactor","user_id":"target","actor":"  "}`, code: events.CodeInvalidField, userID: "target"},
 		{name: "reason too long", subject: cmd("DisableUser"), id: "h-longreason",
-			payload: `{"command_id":"h-longreason","user_id":"target","actor":"admin","reason":"` + strings.Repeat("r", 2000) + `"}`,
-			code:    events.CodeInvalidField, userID: "target"},
+			payload: longReason, code: events.CodeInvalidField, userID: "target"},
 		{name: "invalid email", subject: cmd("RegisterUser"), id: "h-email",
 			payload: `{"command_id":"h-email","user_id":"nomail","actor":"admin","email":"Eve <eve@example.com>"}`, code: events.CodeInvalidEmail, userID: "nomail"},
 		{name: "email taken", subject: cmd("RegisterUser"), id: "h-taken",

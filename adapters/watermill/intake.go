@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	wm "github.com/ThreeDotsLabs/watermill"
@@ -32,21 +33,29 @@ type Intake struct {
 	router  *message.Router
 	poison  *wmnats.Publisher
 	unknown *unknownCommands
+	subs    []*drainingSubscriber
+
+	mu    sync.Mutex
+	state runState
 }
 
 // New builds the router, one CQRS command handler per command type, and the
 // catch-all for unknown command subjects. Run starts consuming.
-func New(cfg Config) (*Intake, error) {
+func New(cfg Config) (_ *Intake, err error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("command intake: %w", err)
 	}
 	in := &Intake{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			_ = in.closeConnections()
+		}
+	}()
 	wlog := wm.NewSlogLoggerWithLevelMapping(cfg.Logger.With("component", "watermill"), map[slog.Level]slog.Level{
 		slog.LevelInfo: slog.LevelDebug, // router start/stop chatter
 	})
 
-	var err error
 	in.poison, err = wmnats.NewPublisher(wmnats.PublisherConfig{
 		URL:         cfg.NATSURL,
 		NatsOptions: append([]nats.Option{nats.Name("userlife-poison")}, cfg.NATSOptions...),
@@ -129,7 +138,7 @@ func (in *Intake) newSubscriber(commandName string, wlog wm.LoggerAdapter) (mess
 	durable := durableName(commandName)
 	// Watermill's own wait is shorter than the server's AckWait so the
 	// server, not a stuck handler, decides on redelivery.
-	return newDrainingSubscriber(wmnats.SubscriberConfig{
+	sub, err := newDrainingSubscriber(wmnats.SubscriberConfig{
 		URL:              in.cfg.NATSURL,
 		NatsOptions:      append([]nats.Option{nats.Name(durable)}, in.cfg.NATSOptions...),
 		QueueGroupPrefix: durable,
@@ -153,6 +162,11 @@ func (in *Intake) newSubscriber(commandName string, wlog wm.LoggerAdapter) (mess
 			DurableCalculator: func(string, string) string { return durable },
 		},
 	}, wlog)
+	if err != nil {
+		return nil, err
+	}
+	in.subs = append(in.subs, sub)
+	return sub, nil
 }
 
 // backoffDelay spaces out redeliveries after infrastructure failures:
@@ -165,26 +179,6 @@ func (backoffDelay) WaitTime(n uint64) time.Duration {
 		d *= 2
 	}
 	return min(d, 30*time.Second)
-}
-
-// Run consumes until ctx ends or Close is called.
-func (in *Intake) Run(ctx context.Context) error {
-	if err := in.unknown.start(); err != nil {
-		return err
-	}
-	return in.router.Run(ctx)
-}
-
-// Running is closed once every subscription is up.
-func (in *Intake) Running() chan struct{} { return in.router.Running() }
-
-// Close stops taking commands, waits for those in flight to be acked (up to
-// CloseTimeout) and closes the connections. Commands not yet acked stay in
-// the queue and are delivered again.
-func (in *Intake) Close() error {
-	in.unknown.stop()
-	err := in.router.Close()
-	return errors.Join(err, in.poison.Close())
 }
 
 // handle runs one decoded command.

@@ -168,6 +168,26 @@ func TestIntakesShareTheQueue(t *testing.T) {
 	if got := a.calls.n.Load() + b.calls.n.Load(); got < int64(len(cmds)) {
 		t.Errorf("handler calls: %d in all, want at least %d", got, len(cmds))
 	}
+
+	// One intake stops; the other takes everything after.
+	if err := a.Close(); err != nil {
+		t.Fatalf("close one intake: %v", err)
+	}
+	before := b.calls.n.Load()
+	var more []events.Command
+	for u := range users {
+		more = append(more, &events.DisableUser{CommandMeta: meta(fmt.Sprintf("shared-%02d", u))})
+	}
+	outs2 := e.doAll(t, more)
+	for i, o := range outs2 {
+		if o.Status != events.StatusAccepted {
+			t.Errorf("after one intake stopped: %s: got %+v, want accepted", more[i].Meta().UserID, o)
+		}
+	}
+	if got := b.calls.n.Load() - before; got < int64(len(more)) {
+		t.Errorf("the remaining intake handled %d commands, want %d", got, len(more))
+	}
+	e.checkOneOutcomeOneEvent(t, append(cmds, more...), append(outs, outs2...), 0)
 }
 
 // Concurrent writers on one user conflict; the conflicts are decided again
@@ -233,8 +253,7 @@ func TestIntakeCloseWhileCommandsInFlight(t *testing.T) {
 		}
 	}
 	held := make(chan struct{}, 100)
-	first := e.startIntake(t, nil)
-	first.calls.before = func(ctx context.Context, n int64) error {
+	first := e.startIntake(t, withHook(func(ctx context.Context, _ events.Command, n int64) error {
 		if n <= 20 {
 			return nil
 		}
@@ -245,7 +264,7 @@ func TestIntakeCloseWhileCommandsInFlight(t *testing.T) {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
+	}))
 
 	const n = 100
 	cmds := make([]events.Command, n)

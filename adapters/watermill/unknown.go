@@ -22,10 +22,11 @@ import (
 // the poison stream, and, if the publisher waits for a JetStream ack, an
 // API error naming the problem.
 type unknownCommands struct {
-	in    *Intake
-	mu    sync.Mutex
-	nc    *nats.Conn
-	known map[string]bool
+	in       *Intake
+	mu       sync.Mutex
+	nc       *nats.Conn
+	known    map[string]bool
+	stopOnce sync.Once
 }
 
 func (u *unknownCommands) start() error {
@@ -33,7 +34,8 @@ func (u *unknownCommands) start() error {
 	for _, n := range events.CommandNames() {
 		u.known[n] = true
 	}
-	nc, err := nats.Connect(u.in.cfg.NATSURL, append([]nats.Option{nats.Name("userlife-unknown-commands")}, u.in.cfg.NATSOptions...)...)
+	nc, err := nats.Connect(u.in.cfg.NATSURL, append(append([]nats.Option{nats.Name("userlife-unknown-commands")}, u.in.cfg.NATSOptions...),
+		nats.DrainTimeout(u.in.cfg.CloseTimeout))...)
 	if err != nil {
 		return fmt.Errorf("command intake: %w", err)
 	}
@@ -47,13 +49,31 @@ func (u *unknownCommands) start() error {
 	return nil
 }
 
+// stop drains the subscription and returns once the server no longer
+// routes unknown commands here and those received are answered (Drain alone
+// returns at once, while the server may still deliver).
 func (u *unknownCommands) stop() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.nc != nil {
-		_ = u.nc.Drain()
+	u.stopOnce.Do(func() {
+		u.mu.Lock()
+		nc := u.nc
+		u.mu.Unlock()
+		if nc == nil {
+			return
+		}
+		closed := nc.StatusChanged(nats.CLOSED)
+		if err := nc.Drain(); err == nil {
+			t := time.NewTimer(u.in.cfg.CloseTimeout + time.Second)
+			select {
+			case <-closed:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		nc.Close()
+		u.mu.Lock()
 		u.nc = nil
-	}
+		u.mu.Unlock()
+	})
 }
 
 func (u *unknownCommands) onMsg(m *nats.Msg) {
