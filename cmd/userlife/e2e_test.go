@@ -37,7 +37,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
@@ -46,7 +46,7 @@ func binary(t *testing.T) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,7 +64,7 @@ type proc struct {
 }
 
 // startServe runs the binary and waits for its "serving" line.
-func startServe(t *testing.T, args ...string) *proc {
+func startServe(t testing.TB, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"serve", "--ack-wait", "3s"}, args...)...)
 	stderr, err := cmd.StderrPipe()
@@ -103,7 +103,7 @@ func (p *proc) output() string {
 	return p.logs.String()
 }
 
-func (p *proc) kill(t *testing.T) {
+func (p *proc) kill(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func (p *proc) kill(t *testing.T) {
 	_, _ = p.cmd.Process.Wait()
 }
 
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
