@@ -91,3 +91,13 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+func TestOncePerUser(t *testing.T) {
+	t.Parallel()
+	once := map[events.Type]bool{events.TypeUserRegistered: true, events.TypeUserConfirmed: true, events.TypeUserDeleted: true}
+	for _, typ := range events.Types() {
+		if got := typ.OncePerUser(); got != once[typ] {
+			t.Errorf("%s.OncePerUser() = %v, want %v", typ, got, once[typ])
+		}
+	}
+}

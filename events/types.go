@@ -24,6 +24,17 @@ func Types() []Type {
 	}
 }
 
+// OncePerUser reports whether a user can have at most one event of type t:
+// a user is registered once, confirmed once (only a pending user can be, and
+// nobody returns to pending) and deleted once (deleted is terminal).
+func (t Type) OncePerUser() bool {
+	switch t {
+	case TypeUserRegistered, TypeUserConfirmed, TypeUserDeleted:
+		return true
+	}
+	return false
+}
+
 // Payload is the type-specific part of an event (the envelope's "data").
 type Payload interface {
 	EventType() Type

@@ -65,6 +65,7 @@ func (s *EventStore) LoadAfter(ctx context.Context, userID string, after uint64)
 		return nil, fmt.Errorf("load user %s: %w", userID, err)
 	}
 	var subjects []string
+	var out []events.Event
 	answered := false
 	for m, err := range lasts {
 		answered = true
@@ -74,9 +75,20 @@ func (s *EventStore) LoadAfter(ctx context.Context, userID string, after uint64)
 		if err != nil {
 			return nil, fmt.Errorf("load user %s: last events: %w", userID, err)
 		}
-		if m.Sequence > after {
-			subjects = append(subjects, m.Subject)
+		if m.Sequence <= after {
+			continue
 		}
+		// An event that happens once per user is the whole of its subject:
+		// the last message is the only one.
+		if _, t, ok := events.ParseEventSubject(m.Subject); ok && t.OncePerUser() {
+			e, err := decodeStored(m.Data, m.Sequence)
+			if err != nil {
+				return nil, fmt.Errorf("load user %s: event at seq %d: %w", userID, m.Sequence, err)
+			}
+			out = append(out, e)
+			continue
+		}
+		subjects = append(subjects, m.Subject)
 	}
 	if !answered {
 		// The iterator ends silently on a deadline: an unanswered request
@@ -86,7 +98,6 @@ func (s *EventStore) LoadAfter(ctx context.Context, userID string, after uint64)
 		}
 		return nil, fmt.Errorf("load user %s: no answer from stream %s: %w", userID, EventsStream, nats.ErrTimeout)
 	}
-	var out []events.Event
 	for _, subj := range subjects {
 		evs, err := s.loadSubject(ctx, userID, subj, after+1)
 		if err != nil {
@@ -94,7 +105,7 @@ func (s *EventStore) LoadAfter(ctx context.Context, userID string, after uint64)
 		}
 		out = append(out, evs...)
 	}
-	if len(subjects) > 1 {
+	if len(out) > 1 {
 		slices.SortFunc(out, func(a, b events.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 	}
 	return out, nil

@@ -230,6 +230,9 @@ func TestIntakePoisonsUndecodableCommands(t *testing.T) {
 		if got := m.Header.Get("topic_poisoned"); got != tc.subject {
 			t.Errorf("%s: topic_poisoned header: got %q, want %q", tc.name, got, tc.subject)
 		}
+		if got := m.Header.Get("command_id"); got != o.CommandID {
+			t.Errorf("%s: command_id header: got %q, want the outcome's %q", tc.name, got, o.CommandID)
+		}
 	}
 
 	// A domain refusal is an answer, not poison.

@@ -271,6 +271,8 @@ func (in *Intake) finalize(h message.HandlerFunc) message.HandlerFunc {
 		if poison {
 			in.log.Warn("command sent to the poison stream", "command", out.Command, "command_id", out.CommandID,
 				"code", out.Code, "err", err)
+			// The poison copy names the outcome it was answered with.
+			msg.Metadata.Set("command_id", out.CommandID)
 			return nil, poisonError{err}
 		}
 		return nil, nil
