@@ -1,0 +1,287 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/userlife/userlife/events"
+	"github.com/userlife/userlife/projections"
+)
+
+// ProjectorConfig tunes a projector. Zero values take the defaults shown.
+type ProjectorConfig struct {
+	// BatchSize bounds the messages applied in one call (one transaction).
+	BatchSize int // 1000
+	// MaxLatency is how long a batch may wait for more messages after its
+	// first one. 0 applies as soon as nothing more is immediately at hand:
+	// batches grow by themselves when the projection falls behind.
+	MaxLatency time.Duration
+	// RetryMin and RetryMax bound the backoff after a failed apply (e.g.
+	// the database is restarting). The batch is retried until it applies.
+	RetryMin, RetryMax time.Duration // 100ms, 5s
+	// ProgressEvery is how often a catch-up that is far behind logs its
+	// progress.
+	ProgressEvery time.Duration // 2s
+	Logger        *slog.Logger
+}
+
+func (c *ProjectorConfig) setDefaults() {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 1000
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Second
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Projector keeps one projection up to date with the event stream. It reads
+// with an ordered consumer from checkpoint+1: the projection's checkpoint,
+// written in the same transaction as its rows, is the only record of
+// progress, so nothing is acknowledged on the server and a restart resumes
+// exactly where the last committed batch ended.
+type Projector struct {
+	js       jetstream.JetStream
+	p        projections.Projection
+	cfg      ProjectorConfig
+	log      *slog.Logger
+	position atomic.Uint64
+}
+
+// NewProjector binds a projection to the event stream.
+func NewProjector(js jetstream.JetStream, p projections.Projection, cfg ProjectorConfig) *Projector {
+	cfg.setDefaults()
+	return &Projector{js: js, p: p, cfg: cfg, log: cfg.Logger.With("projection", p.Name())}
+}
+
+// Position is the last sequence this projector has committed (0 before its
+// first batch or before it read the checkpoint).
+func (pr *Projector) Position() uint64 { return pr.position.Load() }
+
+// Run applies events until ctx ends. It returns nil on cancellation.
+func (pr *Projector) Run(ctx context.Context) error {
+	return pr.run(ctx, 0)
+}
+
+// CatchUp applies events until the projection has reached the stream's
+// last sequence at the time of the call, then returns.
+func (pr *Projector) CatchUp(ctx context.Context) error {
+	head, err := streamHead(ctx, pr.js)
+	if err != nil {
+		return err
+	}
+	if head == 0 {
+		return nil
+	}
+	return pr.run(ctx, head)
+}
+
+func streamHead(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	s, err := js.Stream(ctx, EventsStream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", EventsStream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", EventsStream, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// errReached ends a catch-up.
+var errReached = errors.New("reached the target sequence")
+
+// run is the projector loop; until > 0 makes it stop once the checkpoint
+// reaches until.
+func (pr *Projector) run(ctx context.Context, until uint64) error {
+	backoff := pr.cfg.RetryMin
+	for {
+		err := pr.session(ctx, until)
+		switch {
+		case errors.Is(err, errReached):
+			return nil
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, projections.ErrGap):
+			pr.log.Info("projection checkpoint moved; reading again from it", "err", err)
+			backoff = pr.cfg.RetryMin
+			continue
+		case err != nil:
+			pr.log.Warn("projector interrupted; retrying", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, pr.cfg.RetryMax)
+		}
+	}
+}
+
+// session reads from the checkpoint and applies batches until an error, a
+// gap or the target.
+func (pr *Projector) session(ctx context.Context, until uint64) error {
+	cp, err := pr.p.Checkpoint(ctx)
+	if err != nil {
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	pr.position.Store(cp)
+	if until > 0 && cp >= until {
+		return errReached
+	}
+	s, err := pr.js.Stream(ctx, EventsStream)
+	if err != nil {
+		return err
+	}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if cp > 0 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: cp + 1}
+	}
+	cons, err := s.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("ordered consumer from %d: %w", cp+1, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * pr.cfg.BatchSize))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	feed := make(chan jetstream.Msg, 2*pr.cfg.BatchSize)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(feed)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case feed <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	prog := newProgress(ctx, pr, cp, until)
+	for {
+		b, err := pr.collect(ctx, feed, readErr)
+		if err != nil {
+			return err
+		}
+		if err := pr.apply(ctx, b); err != nil {
+			return err
+		}
+		pr.position.Store(b.Last())
+		prog.report(b.Last())
+		if until > 0 && b.Last() >= until {
+			return errReached
+		}
+	}
+}
+
+// collect waits for one message, then takes what else is at hand (or
+// arrives within MaxLatency), up to BatchSize.
+func (pr *Projector) collect(ctx context.Context, feed <-chan jetstream.Msg, readErr <-chan error) (projections.Batch, error) {
+	var b projections.Batch
+	var deadline <-chan time.Time
+	for len(b) < pr.cfg.BatchSize {
+		if len(b) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case m, ok := <-feed:
+				if !ok {
+					return nil, readError(readErr)
+				}
+				b = append(b, toMessage(m))
+				if pr.cfg.MaxLatency > 0 {
+					deadline = time.After(pr.cfg.MaxLatency)
+				}
+			}
+			continue
+		}
+		select {
+		case m, ok := <-feed:
+			if !ok {
+				return b, nil
+			}
+			b = append(b, toMessage(m))
+		default:
+			if deadline == nil {
+				return b, nil
+			}
+			select {
+			case m, ok := <-feed:
+				if !ok {
+					return b, nil
+				}
+				b = append(b, toMessage(m))
+			case <-deadline:
+				return b, nil
+			case <-ctx.Done():
+				return b, nil
+			}
+		}
+	}
+	return b, nil
+}
+
+func readError(readErr <-chan error) error {
+	select {
+	case err := <-readErr:
+		return fmt.Errorf("read events: %w", err)
+	default:
+		return errors.New("read events: stopped")
+	}
+}
+
+// apply retries a failed batch with backoff until it is applied, ctx ends,
+// or the projection reports a gap.
+func (pr *Projector) apply(ctx context.Context, b projections.Batch) error {
+	backoff := pr.cfg.RetryMin
+	for {
+		err := pr.p.Apply(ctx, b)
+		if err == nil || errors.Is(err, projections.ErrGap) || ctx.Err() != nil {
+			return err
+		}
+		pr.log.Warn("apply failed; retrying", "first_seq", b[0].Seq, "last_seq", b.Last(), "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, pr.cfg.RetryMax)
+	}
+}
+
+// toMessage decodes a stream message; a message that does not decode is
+// passed on with its error, to be recorded as a failure.
+func toMessage(m jetstream.Msg) projections.Message {
+	msg := projections.Message{Subject: m.Subject(), Data: m.Data()}
+	if md, err := m.Metadata(); err == nil {
+		msg.Seq = md.Sequence.Stream
+	}
+	e, err := events.Decode(m.Data())
+	if err != nil {
+		msg.Err = err
+		return msg
+	}
+	e.Seq = msg.Seq
+	msg.Event = e
+	return msg
+}
