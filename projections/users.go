@@ -40,43 +40,77 @@ type userReducer func(cur *User, e events.Event) (*User, error)
 // userReducers is the users projection: one pure function per event type.
 var userReducers = map[events.Type]userReducer{
 	events.TypeUserRegistered: func(cur *User, e events.Event) (*User, error) {
-		d := e.Data.(events.UserRegistered)
+		d, err := payload[events.UserRegistered](e)
+		if err != nil {
+			return nil, err
+		}
+		if cur != nil {
+			// Registering again would wipe the row's state and revocation.
+			return nil, fmt.Errorf("%s for user %s, who already has a row", e.Type, e.UserID)
+		}
 		return &User{ID: e.UserID, Email: d.Email, State: StatePending, RegisteredAt: e.OccurredAt}, nil
 	},
-	events.TypeUserConfirmed: existing(func(u *User, e events.Event) {
+	events.TypeUserConfirmed: existing(func(u *User, e events.Event) error {
 		u.State, u.ConfirmedAt = StateConfirmed, e.OccurredAt
+		return nil
 	}),
-	events.TypeUserDisabled: existing(func(u *User, e events.Event) {
+	events.TypeUserDisabled: existing(func(u *User, e events.Event) error {
+		d, err := payload[events.UserDisabled](e)
 		u.State, u.DisabledAt = StateDisabled, e.OccurredAt
-		u.RevokedBefore = later(u.RevokedBefore, e.Data.(events.UserDisabled).RevokedBefore)
+		u.RevokedBefore = later(u.RevokedBefore, d.RevokedBefore)
+		return err
 	}),
-	events.TypeUserEnabled: existing(func(u *User, e events.Event) {
+	events.TypeUserEnabled: existing(func(u *User, e events.Event) error {
 		u.State, u.DisabledAt = StateConfirmed, time.Time{}
+		return nil
 	}),
 	events.TypeUserDeleted: func(cur *User, e events.Event) (*User, error) {
+		if cur == nil {
+			return nil, noRow(e)
+		}
 		return nil, nil
 	},
-	events.TypeSessionsRevoked: existing(func(u *User, e events.Event) {
-		u.RevokedBefore = later(u.RevokedBefore, e.Data.(events.SessionsRevoked).RevokedBefore)
+	events.TypeSessionsRevoked: existing(func(u *User, e events.Event) error {
+		d, err := payload[events.SessionsRevoked](e)
+		u.RevokedBefore = later(u.RevokedBefore, d.RevokedBefore)
+		return err
 	}),
 }
 
 // existing wraps a change of an existing row; an event for a user with no
 // row (its registration is missing) is an error, recorded as a failure.
-func existing(change func(u *User, e events.Event)) userReducer {
+func existing(change func(u *User, e events.Event) error) userReducer {
 	return func(cur *User, e events.Event) (*User, error) {
 		if cur == nil {
-			return nil, fmt.Errorf("%s for user %s, who has no row", e.Type, e.UserID)
+			return nil, noRow(e)
 		}
 		u := *cur
-		change(&u, e)
+		if err := change(&u, e); err != nil {
+			return nil, err
+		}
 		return &u, nil
 	}
 }
 
+func noRow(e events.Event) error {
+	return fmt.Errorf("%s for user %s, who has no row", e.Type, e.UserID)
+}
+
+// payload returns e's payload as a T. Decoded events always match their
+// type; an event built by hand may not, and must fail rather than panic the
+// projector.
+func payload[T events.Payload](e events.Event) (T, error) {
+	d, ok := e.Data.(T)
+	if !ok {
+		return d, fmt.Errorf("%s carries a %T payload", e.Type, e.Data)
+	}
+	return d, nil
+}
+
 // ReduceUser applies e (with Seq set) to the user's current row. It returns
 // the new row, or nil when the row is to be removed. An event already
-// applied (e.Seq ≤ cur.Version) returns cur unchanged.
+// applied (e.Seq ≤ cur.Version) returns cur unchanged; so does an error
+// (unknown type, no row to change, a row to register over, wrong payload).
 func ReduceUser(cur *User, e events.Event) (*User, error) {
 	if cur != nil && e.Seq != 0 && e.Seq <= cur.Version {
 		return cur, nil
@@ -86,8 +120,11 @@ func ReduceUser(cur *User, e events.Event) (*User, error) {
 		return cur, fmt.Errorf("users: %w: %s", ErrNoReducer, e.Type)
 	}
 	next, err := r(cur, e)
-	if err != nil || next == nil {
-		return next, err
+	if err != nil {
+		return cur, fmt.Errorf("users: %w", err)
+	}
+	if next == nil {
+		return nil, nil
 	}
 	next.Version, next.UpdatedAt = e.Seq, e.OccurredAt
 	return next, nil
