@@ -102,6 +102,15 @@ func streamHead(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
+// CatchUpTo applies events until the projection has reached seq (which
+// must exist in the stream), then returns.
+func (pr *Projector) CatchUpTo(ctx context.Context, seq uint64) error {
+	if seq == 0 {
+		return nil
+	}
+	return pr.run(ctx, seq)
+}
+
 // errReached ends a catch-up.
 var errReached = errors.New("reached the target sequence")
 
@@ -179,7 +188,7 @@ func (pr *Projector) session(ctx context.Context, until uint64) error {
 	}()
 	prog := newProgress(ctx, pr, cp, until)
 	for {
-		b, err := pr.collect(ctx, feed, readErr)
+		b, err := pr.collect(ctx, feed, readErr, until)
 		if err != nil {
 			return err
 		}
@@ -195,11 +204,12 @@ func (pr *Projector) session(ctx context.Context, until uint64) error {
 }
 
 // collect waits for one message, then takes what else is at hand (or
-// arrives within MaxLatency), up to BatchSize.
-func (pr *Projector) collect(ctx context.Context, feed <-chan jetstream.Msg, readErr <-chan error) (projections.Batch, error) {
+// arrives within MaxLatency), up to BatchSize, and never past until (when
+// set): a catch-up to a given sequence stops exactly there.
+func (pr *Projector) collect(ctx context.Context, feed <-chan jetstream.Msg, readErr <-chan error, until uint64) (projections.Batch, error) {
 	var b projections.Batch
 	var deadline <-chan time.Time
-	for len(b) < pr.cfg.BatchSize {
+	for len(b) < pr.cfg.BatchSize && (until == 0 || b.Last() < until) {
 		if len(b) == 0 {
 			select {
 			case <-ctx.Done():
