@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -56,7 +57,7 @@ func (c *ProjectorConfig) setDefaults() {
 // exactly where the last committed batch ended.
 type Projector struct {
 	js       jetstream.JetStream
-	p        projections.Projection
+	ps       []projections.Projection
 	cfg      ProjectorConfig
 	log      *slog.Logger
 	position atomic.Uint64
@@ -64,8 +65,20 @@ type Projector struct {
 
 // NewProjector binds a projection to the event stream.
 func NewProjector(js jetstream.JetStream, p projections.Projection, cfg ProjectorConfig) *Projector {
+	return NewProjectors(js, []projections.Projection{p}, cfg)
+}
+
+// NewProjectors feeds several projections from one reading of the stream:
+// each message is fetched and decoded once and applied to each projection
+// in turn (each with its own checkpoint; a projection that is ahead skips
+// what it has). It reads from the lowest checkpoint.
+func NewProjectors(js jetstream.JetStream, ps []projections.Projection, cfg ProjectorConfig) *Projector {
 	cfg.setDefaults()
-	return &Projector{js: js, p: p, cfg: cfg, log: cfg.Logger.With("projection", p.Name())}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name()
+	}
+	return &Projector{js: js, ps: ps, cfg: cfg, log: cfg.Logger.With("projection", strings.Join(names, ","))}
 }
 
 // Position is the last sequence this projector has committed (0 before its
@@ -144,9 +157,15 @@ func (pr *Projector) run(ctx context.Context, until uint64) error {
 // session reads from the checkpoint and applies batches until an error, a
 // gap or the target.
 func (pr *Projector) session(ctx context.Context, until uint64) error {
-	cp, err := pr.p.Checkpoint(ctx)
-	if err != nil {
-		return fmt.Errorf("read checkpoint: %w", err)
+	var cp uint64
+	for i, p := range pr.ps {
+		c, err := p.Checkpoint(ctx)
+		if err != nil {
+			return fmt.Errorf("read checkpoint of %s: %w", p.Name(), err)
+		}
+		if i == 0 || c < cp {
+			cp = c
+		}
 	}
 	pr.position.Store(cp)
 	if until > 0 && cp >= until {
@@ -260,16 +279,26 @@ func readError(readErr <-chan error) error {
 	}
 }
 
-// apply retries a failed batch with backoff until it is applied, ctx ends,
-// or the projection reports a gap.
+// apply applies the batch to every projection.
 func (pr *Projector) apply(ctx context.Context, b projections.Batch) error {
+	for _, p := range pr.ps {
+		if err := pr.applyOne(ctx, p, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyOne retries a failed batch with backoff until it is applied, ctx
+// ends, or the projection reports a gap.
+func (pr *Projector) applyOne(ctx context.Context, p projections.Projection, b projections.Batch) error {
 	backoff := pr.cfg.RetryMin
 	for {
-		err := pr.p.Apply(ctx, b)
+		err := p.Apply(ctx, b)
 		if err == nil || errors.Is(err, projections.ErrGap) || ctx.Err() != nil {
 			return err
 		}
-		pr.log.Warn("apply failed; retrying", "first_seq", b[0].Seq, "last_seq", b.Last(), "err", err, "retry_in", backoff)
+		pr.log.Warn("apply failed; retrying", "projection", p.Name(), "first_seq", b[0].Seq, "last_seq", b.Last(), "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
