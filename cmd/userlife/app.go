@@ -28,6 +28,7 @@ type ServeConfig struct {
 	Concurrency int           // commands of one type in flight per process
 	AckWait     time.Duration // redelivery delay of a command whose handler died
 	CacheUsers  int           // users whose state is kept in memory
+	PostgresURL string        // PostgreSQL for the projections; empty: in memory
 	Logger      *slog.Logger
 }
 
@@ -39,6 +40,7 @@ type App struct {
 	server *natsadapter.Server
 	nc     *nats.Conn
 	intake *wmintake.Intake
+	read   *readSide
 	done   chan error
 	// NATSURL is where clients reach the NATS server.
 	NATSURL string
@@ -77,6 +79,10 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 	var err error
 	a.nc, err = natsadapter.Connect(a.NATSURL, "userlife-serve", log)
 	if err != nil {
+		if cfg.NATSURL != "" {
+			return nil, fmt.Errorf("%w (--nats or USERLIFE_NATS is set, so serve uses that external server instead of "+
+				"starting its embedded one; unset it to run the embedded server)", err)
+		}
 		return nil, err
 	}
 	js, err := jetstream.New(a.nc)
@@ -129,6 +135,15 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 	case <-pctx.Done():
 		return nil, fmt.Errorf("command intake did not start: %w", pctx.Err())
 	}
+	st, err := openStores(ctx, cfg.PostgresURL, log)
+	if err != nil {
+		return nil, err
+	}
+	a.read, err = startReadSide(ctx, a.nc, js, st, log)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
 	ok = true
 	return a, nil
 }
@@ -143,6 +158,9 @@ func (a *App) Close() error {
 	var errs error
 	if a.intake != nil {
 		errs = errors.Join(errs, a.intake.Close())
+	}
+	if a.read != nil {
+		errs = errors.Join(errs, a.read.close())
 	}
 	if a.nc != nil {
 		_ = a.nc.Drain()

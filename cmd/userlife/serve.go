@@ -19,6 +19,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "nats", Usage: "use this external NATS server (≥ 2.12, JetStream on) instead of the embedded one", Sources: env("nats")},
 			&cli.BoolFlag{Name: "sync-always", Usage: "embedded server: fsync every write before acknowledging it (slower; survives power loss on one node)", Sources: env("sync-always")},
 			&cli.IntFlag{Name: "replicas", Value: 1, Usage: "stream replicas: 1, or 3/5 on a NATS cluster", Sources: env("replicas")},
+			postgresFlag(),
 			&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long a command stays unacked before it is delivered again (after a crash)", Sources: env("ack-wait")},
 			&cli.IntFlag{Name: "cache-users", Value: 100_000, Usage: "users whose state the command handler keeps in memory (0 reads every user's full history per command)", Sources: env("cache-users")},
 			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "commands of each type handled at once by this process", Sources: env("concurrency")},
@@ -37,6 +38,7 @@ func serveCommand() *cli.Command {
 				Concurrency: int(cmd.Int("concurrency")),
 				AckWait:     cmd.Duration("ack-wait"),
 				CacheUsers:  int(cmd.Int("cache-users")),
+				PostgresURL: cmd.String("postgres"),
 				Logger:      log,
 			})
 			if err != nil {
@@ -46,7 +48,8 @@ func serveCommand() *cli.Command {
 			if cmd.String("nats") == "" {
 				where = fmt.Sprintf("embedded NATS %s (data in %s)", app.NATSURL, cmd.String("data"))
 			}
-			fmt.Fprintf(os.Stderr, "userlife serving on %s; commands on userlife.cmd.<Command>, events on userlife.events.>; Ctrl-C to stop\n", where)
+			fmt.Fprintf(os.Stderr, "userlife serving on %s; projections in %s; commands on userlife.cmd.<Command>, events on userlife.events.>; Ctrl-C to stop\n",
+				where, app.read.st.kind)
 			select {
 			case <-ctx.Done():
 				fmt.Fprintln(os.Stderr, "userlife: shutting down; finishing commands in flight")

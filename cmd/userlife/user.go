@@ -34,6 +34,7 @@ func clientFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-wait", Usage: "publish and exit without waiting for the outcome"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "how long to wait for the outcome", Sources: env("timeout")},
 		&cli.BoolFlag{Name: "json", Usage: "print the outcome as JSON"},
+		&cli.BoolFlag{Name: "no-wait-projection", Usage: "return as soon as the outcome is in, before queries show the change"},
 	}
 }
 
@@ -61,9 +62,11 @@ func userCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "user",
-		Usage: "send a lifecycle command and print its outcome (exit 2 when rejected)",
+		Usage: "query users, or send a lifecycle command and print its outcome (exit 2 when rejected)",
 		Commands: []*cli.Command{
 			register,
+			listCommand(),
+			showCommand(),
 			byID("confirm", "confirm a pending user", func(m events.CommandMeta) events.Command { return &events.ConfirmUser{CommandMeta: m} }),
 			byID("disable", "disable a confirmed user and revoke all its tokens", func(m events.CommandMeta) events.Command { return &events.DisableUser{CommandMeta: m} }),
 			byID("enable", "enable a disabled user (revoked tokens stay revoked)", func(m events.CommandMeta) events.Command { return &events.EnableUser{CommandMeta: m} }),
@@ -112,6 +115,11 @@ func sendCommand(ctx context.Context, cmd *cli.Command, c events.Command) error 
 	out, err := client.Do(ctx, c)
 	if err != nil {
 		return cli.Exit(err.Error(), exitError)
+	}
+	if out.EventSeq != 0 && !cmd.Bool("no-wait-projection") {
+		if err := waitProjected(ctx, nc, out.EventSeq); err != nil {
+			fmt.Fprintf(os.Stderr, "userlife: the outcome is in, but the users projection has not shown it yet: %v\n", err)
+		}
 	}
 	if cmd.Bool("json") {
 		b, _ := json.Marshal(out)

@@ -1,0 +1,18 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/userlife/userlife/adapters/memory"
+)
+
+// openStores opens the read side's storage: PostgreSQL when a URL is
+// given (migrating its schema first), else the in-memory default.
+func openStores(ctx context.Context, postgresURL string, log *slog.Logger) (*stores, error) {
+	if postgresURL != "" {
+		return openPostgres(ctx, postgresURL, log)
+	}
+	m := memory.New()
+	return &stores{kind: "memory", users: m.Users(), audit: m.Audit(), queries: m, close: func() {}}, nil
+}
