@@ -188,7 +188,9 @@ func (pr *Projector) session(ctx context.Context, until uint64) error {
 		return err
 	}
 	defer it.Stop()
-	feed := make(chan jetstream.Msg, 2*pr.cfg.BatchSize)
+	// Reading and decoding run beside applying: on a catch-up the two
+	// overlap instead of taking turns.
+	feed := make(chan projections.Message, 2*pr.cfg.BatchSize)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(feed)
@@ -199,7 +201,7 @@ func (pr *Projector) session(ctx context.Context, until uint64) error {
 				return
 			}
 			select {
-			case feed <- m:
+			case feed <- toMessage(m):
 			case <-ctx.Done():
 				return
 			}
@@ -225,7 +227,7 @@ func (pr *Projector) session(ctx context.Context, until uint64) error {
 // collect waits for one message, then takes what else is at hand (or
 // arrives within MaxLatency), up to BatchSize, and never past until (when
 // set): a catch-up to a given sequence stops exactly there.
-func (pr *Projector) collect(ctx context.Context, feed <-chan jetstream.Msg, readErr <-chan error, until uint64) (projections.Batch, error) {
+func (pr *Projector) collect(ctx context.Context, feed <-chan projections.Message, readErr <-chan error, until uint64) (projections.Batch, error) {
 	var b projections.Batch
 	var deadline <-chan time.Time
 	for len(b) < pr.cfg.BatchSize && (until == 0 || b.Last() < until) {
@@ -237,7 +239,7 @@ func (pr *Projector) collect(ctx context.Context, feed <-chan jetstream.Msg, rea
 				if !ok {
 					return nil, readError(readErr)
 				}
-				b = append(b, toMessage(m))
+				b = append(b, m)
 				if pr.cfg.MaxLatency > 0 {
 					deadline = time.After(pr.cfg.MaxLatency)
 				}
@@ -249,7 +251,7 @@ func (pr *Projector) collect(ctx context.Context, feed <-chan jetstream.Msg, rea
 			if !ok {
 				return b, nil
 			}
-			b = append(b, toMessage(m))
+			b = append(b, m)
 		default:
 			if deadline == nil {
 				return b, nil
@@ -259,7 +261,7 @@ func (pr *Projector) collect(ctx context.Context, feed <-chan jetstream.Msg, rea
 				if !ok {
 					return b, nil
 				}
-				b = append(b, toMessage(m))
+				b = append(b, m)
 			case <-deadline:
 				return b, nil
 			case <-ctx.Done():

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v3"
 
 	natsadapter "github.com/userlife/userlife/adapters/nats"
@@ -83,22 +84,37 @@ func replayCommand() *cli.Command {
 				return cli.Exit(err.Error(), exitError)
 			}
 			defer st.close()
-			for _, name := range names {
-				begin := time.Now()
-				fmt.Printf("replay %s: building aside from sequence 1\n", name)
-				err := st.pg.Rebuild(ctx, name, func(ctx context.Context, p projections.Projection) error {
-					pr := natsadapter.NewProjector(js, p, natsadapter.ProjectorConfig{BatchSize: 5000, Logger: log.With("replay", name)})
-					return pr.CatchUp(ctx)
-				})
-				if err != nil {
-					return cli.Exit(fmt.Sprintf("replay %s: %v", name, err), exitError)
-				}
-				pos, _ := st.queries.Positions(ctx)
-				fmt.Printf("replay %s: swapped in at sequence %d after %s\n", name, pos[name], time.Since(begin).Round(time.Millisecond))
+			begin := time.Now()
+			fmt.Printf("replay %s: building aside from sequence 1\n", strings.Join(names, ", "))
+			if err := rebuildPostgres(ctx, js, st.pg, names, log); err != nil {
+				return cli.Exit(fmt.Sprintf("replay: %v", err), exitError)
 			}
+			pos, _ := st.queries.Positions(ctx)
+			for _, name := range names {
+				fmt.Printf("replay %s: swapped in at sequence %d\n", name, pos[name])
+			}
+			fmt.Printf("replay done in %s\n", time.Since(begin).Round(time.Millisecond))
 			return nil
 		},
 	}
+}
+
+// rebuildPostgres rebuilds the named projections aside and swaps each in,
+// feeding all of them from one reading of the stream: each Rebuild's fill
+// opens the next one, and the innermost runs the projector. The swaps
+// happen innermost first, each in its own transaction.
+func rebuildPostgres(ctx context.Context, js jetstream.JetStream, pg *postgres.Store, names []string, log *slog.Logger) error {
+	var nest func(ctx context.Context, i int, ps []projections.Projection) error
+	nest = func(ctx context.Context, i int, ps []projections.Projection) error {
+		if i == len(names) {
+			pr := natsadapter.NewProjectors(js, ps, natsadapter.ProjectorConfig{BatchSize: 5000, Logger: log.With("replay", strings.Join(names, ","))})
+			return pr.CatchUp(ctx)
+		}
+		return pg.Rebuild(ctx, names[i], func(ctx context.Context, p projections.Projection) error {
+			return nest(ctx, i+1, append(ps, p))
+		})
+	}
+	return nest(ctx, 0, nil)
 }
 
 func contains(list []string, s string) bool {
