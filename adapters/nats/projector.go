@@ -300,7 +300,11 @@ func (pr *Projector) applyOne(ctx context.Context, p projections.Projection, b p
 		if err == nil || errors.Is(err, projections.ErrGap) || ctx.Err() != nil {
 			return err
 		}
-		pr.log.Warn("apply failed; retrying", "projection", p.Name(), "first_seq", b[0].Seq, "last_seq", b.Last(), "err", err, "retry_in", backoff)
+		log := pr.log
+		if len(pr.ps) > 1 {
+			log = log.With("failed", p.Name())
+		}
+		log.Warn("apply failed; retrying", "first_seq", b[0].Seq, "last_seq", b.Last(), "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
