@@ -122,9 +122,10 @@ func (s *Service) remember(u User, evs []events.Event, lastSeq uint64) {
 	s.Cache.put(u)
 }
 
-// clone gives u its own command index: cached users are shared between
-// goroutines, and Evolve writes to the index.
+// clone gives u its own command and session indexes: cached users are
+// shared between goroutines, and Evolve writes to both.
 func (u User) clone() User {
 	u.commands = maps.Clone(u.commands)
+	u.sessions = maps.Clone(u.sessions)
 	return u
 }

@@ -55,7 +55,7 @@ func (d Decider) Decide(u User, cmd events.Command) (Decision, error) {
 		return Decision{}, events.Errorf(events.CodeUserDeleted, "user %s is deleted", u.ID)
 	}
 
-	switch cmd.(type) {
+	switch c := cmd.(type) {
 	case *events.ConfirmUser:
 		if u.State != StatePending {
 			return unchanged("user %s is already confirmed", u.ID), nil
@@ -84,6 +84,16 @@ func (d Decider) Decide(u User, cmd events.Command) (Decision, error) {
 
 	case *events.DeleteUser:
 		return d.emitRevoking(u, cmd, func(t time.Time) events.Payload { return events.UserDeleted{RevokedBefore: t} }), nil
+
+	case *events.RevokeSession:
+		if u.State == StatePending {
+			return Decision{}, events.Errorf(events.CodeForbiddenTransition,
+				"user %s is pending (not confirmed): it has no sessions to revoke", u.ID)
+		}
+		if u.SessionRevoked(c.SessionID) {
+			return unchanged("session %s of user %s is already revoked", c.SessionID, u.ID), nil
+		}
+		return d.emit(u, cmd, events.SessionRevoked{SessionID: c.SessionID}), nil
 
 	case *events.RevokeSessions:
 		// Never unchanged: each revocation moves revoked_before forward.

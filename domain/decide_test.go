@@ -72,6 +72,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 		enable  = events.CmdEnableUser
 		del     = events.CmdDeleteUser
 		revoke  = events.CmdRevokeSessions
+		revoke1 = events.CmdRevokeSession
 	)
 	table := map[domain.State]map[string]outcome{
 		domain.StateNone: {
@@ -81,6 +82,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			enable:  reject(events.CodeUnknownUser),
 			del:     reject(events.CodeUnknownUser),
 			revoke:  reject(events.CodeUnknownUser),
+			revoke1: reject(events.CodeUnknownUser),
 		},
 		domain.StatePending: {
 			reg:     reject(events.CodeUserExists),
@@ -89,6 +91,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			enable:  reject(events.CodeForbiddenTransition),
 			del:     emit(events.TypeUserDeleted, domain.StateDeleted),
 			revoke:  emit(events.TypeSessionsRevoked, domain.StatePending),
+			revoke1: reject(events.CodeForbiddenTransition), // not signed in yet: no session
 		},
 		domain.StateConfirmed: {
 			reg:     reject(events.CodeUserExists),
@@ -97,6 +100,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			enable:  same(),
 			del:     emit(events.TypeUserDeleted, domain.StateDeleted),
 			revoke:  emit(events.TypeSessionsRevoked, domain.StateConfirmed),
+			revoke1: emit(events.TypeSessionRevoked, domain.StateConfirmed),
 		},
 		domain.StateDisabled: {
 			reg:     reject(events.CodeUserExists),
@@ -105,6 +109,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			enable:  emit(events.TypeUserEnabled, domain.StateConfirmed),
 			del:     emit(events.TypeUserDeleted, domain.StateDeleted),
 			revoke:  emit(events.TypeSessionsRevoked, domain.StateDisabled),
+			revoke1: emit(events.TypeSessionRevoked, domain.StateDisabled),
 		},
 		domain.StateDeleted: {
 			reg:     reject(events.CodeUserDeleted), // an id is never reused
@@ -113,6 +118,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			enable:  reject(events.CodeUserDeleted),
 			del:     same(),
 			revoke:  reject(events.CodeUserDeleted),
+			revoke1: reject(events.CodeUserDeleted),
 		},
 	}
 	histories := stateHistories()
@@ -201,6 +207,8 @@ func checkDecision(t *testing.T, u domain.User, cmd events.Command, d domain.Dec
 		wantEvent.Data = events.UserDeleted{RevokedBefore: now}
 	case events.TypeSessionsRevoked:
 		wantEvent.Data = events.SessionsRevoked{RevokedBefore: now}
+	case events.TypeSessionRevoked:
+		wantEvent.Data = events.SessionRevoked{SessionID: cmd.(*events.RevokeSession).SessionID}
 	}
 	if !reflect.DeepEqual(e, wantEvent) {
 		t.Errorf("event:\ngot:  %#v\nwant: %#v", e, wantEvent)
@@ -215,6 +223,14 @@ func checkDecision(t *testing.T, u domain.User, cmd events.Command, d domain.Dec
 	}
 	if rb, ok := e.RevokedBefore(); ok && !next.RevokedBefore.Equal(rb) {
 		t.Errorf("user.RevokedBefore after %s = %v, want %v", e.Type, next.RevokedBefore, rb)
+	}
+	if r, ok := cmd.(*events.RevokeSession); ok {
+		if !next.SessionRevoked(r.SessionID) {
+			t.Errorf("SessionRevoked(%q) after %s = false, want true", r.SessionID, e.Type)
+		}
+		if !next.RevokedBefore.Equal(u.RevokedBefore) {
+			t.Errorf("user.RevokedBefore after %s = %v, want it unchanged at %v", e.Type, next.RevokedBefore, u.RevokedBefore)
+		}
 	}
 }
 
@@ -425,8 +441,8 @@ type renamed struct{}
 
 func (renamed) EventType() events.Type { return "UserRenamed" }
 
-// stripCommands drops the unexported command index so Users compare with
-// reflect.DeepEqual.
+// stripCommands drops the unexported command and session indexes so Users
+// compare with reflect.DeepEqual.
 func stripCommands(u domain.User) domain.User {
 	return domain.User{
 		ID: u.ID, Email: u.Email, State: u.State, Version: u.Version,

@@ -13,28 +13,35 @@ import (
 
 // Script bytes for FuzzDecideSequence. The first byte's low bit says
 // whether the user is registered first. Every further byte is one step: the
-// low 3 bits pick the command (0-5: index into CommandNames; 6, 7: deliver
-// an earlier command again, same command_id), the high 5 bits move the
-// clock by -12s to +19s, so the clock often goes backwards.
+// low 3 bits pick the command (0-6: index into CommandNames; 7: deliver an
+// earlier command again, same command_id), the high 5 bits move the clock
+// by -12s to +19s, so the clock often goes backwards. A RevokeSession names
+// one of sessionIDs, picked by the high bits too, so sessions are revoked
+// again as often as new ones.
 const (
-	stepRedeliver = 6
+	stepRedeliver = 7
 	clockBias     = 12
 	maxSteps      = 64
 )
+
+var sessionIDs = []string{"s0", "s1", "s2"}
 
 func step(kind int, clockSeconds int) byte { return byte(kind) | byte(clockSeconds+clockBias)<<3 }
 
 func FuzzDecideSequence(f *testing.F) {
 	const (
-		reg, confirm, disable, enable, del, revoke = 0, 1, 2, 3, 4, 5
+		reg, confirm, disable, enable, del, revoke, revoke1 = 0, 1, 2, 3, 4, 5, 6
 	)
 	seeds := [][]byte{
 		{1, step(confirm, 1), step(disable, 1), step(enable, 1), step(revoke, 1), step(del, 1)},
 		{1, step(disable, 1), step(revoke, -5), step(del, -10), step(reg, 1), step(confirm, 1)},
 		{0, step(confirm, 1), step(reg, 1), step(reg, 1), step(confirm, 0), step(confirm, 0)},
 		{1, step(confirm, 1), step(revoke, -12), step(revoke, -12), step(disable, -12), step(del, -12), step(del, 19)},
-		{1, step(confirm, 1), step(disable, 1), step(stepRedeliver, 0), step(enable, 1), step(stepRedeliver+1, 3), step(disable, 1)},
+		{1, step(confirm, 1), step(disable, 1), step(stepRedeliver, 0), step(enable, 1), step(stepRedeliver, 3), step(disable, 1)},
 		{1, step(del, 0), step(stepRedeliver, 0), step(reg, 0), step(revoke, 0), step(enable, 0), step(del, 0)},
+		// step(revoke1, c) names sessionIDs[(c+clockBias)%3]: -12 → s0, -11 → s1, -10 → s2.
+		{1, step(revoke1, -12), step(confirm, 1), step(revoke1, -12), step(revoke1, -12), step(revoke1, -11), step(stepRedeliver, 0)},
+		{1, step(confirm, 1), step(revoke1, -10), step(disable, 1), step(revoke1, -10), step(enable, 1), step(revoke1, -10), step(revoke, 1), step(revoke1, -10), step(del, 1), step(revoke1, -11)},
 		{0},
 		{1},
 	}
@@ -70,11 +77,20 @@ func FuzzDecideSequence(f *testing.F) {
 				cmd = sent[int(b>>3)%len(sent)]
 			} else {
 				cmd = newCommand(names[kind%len(names)], uid, fmt.Sprintf("f-%d", i))
+				if r, ok := cmd.(*events.RevokeSession); ok {
+					r.SessionID = sessionIDs[int(b>>3)%len(sessionIDs)]
+				}
 			}
 			sent = append(sent, cmd)
 			name, cmdID := cmd.CommandName(), cmd.Meta().CommandID
 
 			prev := u
+			// Evolve adds to the user's session index in place: note what
+			// was revoked before this step.
+			revokedBefore := make(map[string]bool)
+			for _, sid := range sessionIDs {
+				revokedBefore[sid] = prev.SessionRevoked(sid)
+			}
 			d, err := dec.Decide(u, cmd)
 			where := fmt.Sprintf("step %d: %s (%s) on %q at %v", i, name, cmdID, prev.State, now)
 
@@ -119,15 +135,62 @@ func FuzzDecideSequence(f *testing.F) {
 				}
 			}
 
+			if r, ok := cmd.(*events.RevokeSession); ok {
+				checkRevokeSession(t, where, prev.State, revokedBefore[r.SessionID], d, err)
+			}
+
 			u = applyDecision(t, where, prev, d, now, &seq, cmd)
 			if len(d.Events) > 0 {
 				applied[cmdID] = seq
+			}
+			// A revoked session stays revoked; only a SessionRevoked for
+			// it revokes it.
+			for _, sid := range sessionIDs {
+				got := u.SessionRevoked(sid)
+				want := revokedBefore[sid]
+				for _, e := range d.Events {
+					if r, ok := e.Data.(events.SessionRevoked); ok && r.SessionID == sid {
+						want = true
+					}
+				}
+				if got != want {
+					t.Fatalf("%s: SessionRevoked(%q) = %v, want %v", where, sid, got, want)
+				}
 			}
 			if prev.State == domain.StateDeleted && u.State != domain.StateDeleted {
 				t.Fatalf("%s: a deleted user became %q", where, u.State)
 			}
 		}
 	})
+}
+
+// checkRevokeSession is the RevokeSession row of the transition table:
+// refused for a user that is not live or still pending, unchanged for a
+// session revoked already, else one SessionRevoked for that session.
+func checkRevokeSession(t *testing.T, where string, state domain.State, wasRevoked bool, d domain.Decision, err error) {
+	t.Helper()
+	var ce *events.CommandError
+	switch state {
+	case domain.StateNone, domain.StatePending, domain.StateDeleted:
+		want := map[domain.State]string{
+			domain.StateNone:    events.CodeUnknownUser,
+			domain.StatePending: events.CodeForbiddenTransition,
+			domain.StateDeleted: events.CodeUserDeleted,
+		}[state]
+		if !errors.As(err, &ce) || ce.Code != want {
+			t.Fatalf("%s: got %#v, %v; want code %q", where, d, err, want)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: %v, want accepted or unchanged", where, err)
+	}
+	if wasRevoked != d.Unchanged {
+		t.Fatalf("%s: session revoked before: %v, decision %#v; want unchanged exactly when it was", where, wasRevoked, d)
+	}
+	if !d.Unchanged && (len(d.Events) != 1 || d.Events[0].Type != events.TypeSessionRevoked) {
+		t.Fatalf("%s: decision %#v, want one SessionRevoked", where, d)
+	}
 }
 
 // applyDecision checks d's events against prev and folds them in.

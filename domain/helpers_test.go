@@ -54,8 +54,11 @@ func meta(userID, commandID string) events.CommandMeta {
 func newCommand(name, userID, commandID string) events.Command {
 	cmd := events.NewCommand(name)
 	*cmd.Meta() = meta(userID, commandID)
-	if r, ok := cmd.(*events.RegisterUser); ok {
-		r.Email = "Ada@Example.com"
+	switch c := cmd.(type) {
+	case *events.RegisterUser:
+		c.Email = "Ada@Example.com"
+	case *events.RevokeSession:
+		c.SessionID = "sid-1"
 	}
 	return cmd
 }

@@ -35,6 +35,8 @@ type User struct {
 	// commands maps the command_id of every event to its sequence, so a
 	// command delivered twice is recognised however late.
 	commands map[string]uint64
+	// sessions holds the session ids revoked one by one.
+	sessions map[string]struct{}
 }
 
 // Fold builds a user from its events in stream order.
@@ -72,6 +74,11 @@ func Evolve(u User, e events.Event) User {
 		u.RevokedBefore = later(u.RevokedBefore, d.RevokedBefore)
 	case events.SessionsRevoked:
 		u.RevokedBefore = later(u.RevokedBefore, d.RevokedBefore)
+	case events.SessionRevoked:
+		if u.sessions == nil {
+			u.sessions = make(map[string]struct{})
+		}
+		u.sessions[d.SessionID] = struct{}{}
 	}
 	if e.Seq > u.Version {
 		u.Version = e.Seq
@@ -90,6 +97,12 @@ func Evolve(u User, e events.Event) User {
 func (u User) AppliedCommand(commandID string) (uint64, bool) {
 	seq, ok := u.commands[commandID]
 	return seq, ok
+}
+
+// SessionRevoked reports whether the session was revoked on its own.
+func (u User) SessionRevoked(sessionID string) bool {
+	_, ok := u.sessions[sessionID]
+	return ok
 }
 
 // later keeps revocation monotonic: a revocation never moves back in time.

@@ -36,8 +36,11 @@ func Validate(cmd events.Command) error {
 	if len(m.CorrelationID) > 128 {
 		return events.Errorf(events.CodeInvalidField, "correlation_id is %d bytes; the limit is 128", len(m.CorrelationID))
 	}
-	if r, ok := cmd.(*events.RegisterUser); ok {
-		return ValidateEmail(r.Email)
+	switch c := cmd.(type) {
+	case *events.RegisterUser:
+		return ValidateEmail(c.Email)
+	case *events.RevokeSession:
+		return ValidateSessionID(c.SessionID)
 	}
 	return nil
 }
@@ -53,6 +56,26 @@ func ValidateEmail(email string) error {
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || addr.Name != "" {
 		return events.Errorf(events.CodeInvalidEmail, "%q is not a plain email address", email)
+	}
+	return nil
+}
+
+// MaxSessionIDLength bounds a session id (a token's "sid" claim).
+const MaxSessionIDLength = 128
+
+// ValidateSessionID accepts 1 to 128 printable ASCII characters without
+// spaces: what identity providers put in "sid".
+func ValidateSessionID(sid string) error {
+	if sid == "" {
+		return events.Errorf(events.CodeInvalidField, "session_id is required")
+	}
+	if len(sid) > MaxSessionIDLength {
+		return events.Errorf(events.CodeInvalidField, "session_id is %d bytes; the limit is %d", len(sid), MaxSessionIDLength)
+	}
+	for i := 0; i < len(sid); i++ {
+		if sid[i] <= ' ' || sid[i] > '~' {
+			return events.Errorf(events.CodeInvalidField, "session_id %q: only printable ASCII without spaces", sid)
+		}
 	}
 	return nil
 }

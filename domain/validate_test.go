@@ -17,6 +17,11 @@ func TestValidate(t *testing.T) {
 		change(cmd.Meta())
 		return cmd
 	}
+	revokeSession := func(sid string) events.Command {
+		cmd := valid(events.CmdRevokeSession)
+		cmd.(*events.RevokeSession).SessionID = sid
+		return cmd
+	}
 	register := func(email string) events.Command {
 		cmd := valid(events.CmdRegisterUser)
 		cmd.(*events.RegisterUser).Email = email
@@ -33,6 +38,7 @@ func TestValidate(t *testing.T) {
 		{"enable", valid(events.CmdEnableUser), ""},
 		{"delete", valid(events.CmdDeleteUser), ""},
 		{"revoke", valid(events.CmdRevokeSessions), ""},
+		{"revoke one session", valid(events.CmdRevokeSession), ""},
 		{"no reason", with(events.CmdDisableUser, func(m *events.CommandMeta) { m.Reason = "" }), ""},
 		{"uuid ids", with(events.CmdDisableUser, func(m *events.CommandMeta) {
 			m.UserID, m.CommandID = "0195924c-1111-7abc-8def-0123456789ab", "0195924c-2222-7abc-8def-0123456789ab"
@@ -78,6 +84,21 @@ func TestValidate(t *testing.T) {
 		{"email invalid UTF-8", register("b\xffb@example.com"), events.CodeInvalidEmail},
 		{"email too long", register(strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com"), events.CodeInvalidEmail},
 		{"email at length limit", register(strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com"), ""},
+
+		{"session_id uuid", revokeSession("0195924c-3333-7abc-8def-0123456789ab"), ""},
+		{"session_id punctuation", revokeSession("a:b/c=d~_.+!"), ""},
+		{"session_id one char", revokeSession("s"), ""},
+		{"session_id 128 bytes", revokeSession(strings.Repeat("s", 128)), ""},
+		{"session_id missing", revokeSession(""), events.CodeInvalidField},
+		{"session_id 129 bytes", revokeSession(strings.Repeat("s", 129)), events.CodeInvalidField},
+		{"session_id with space", revokeSession("sid 1"), events.CodeInvalidField},
+		{"session_id only a space", revokeSession(" "), events.CodeInvalidField},
+		{"session_id with tab", revokeSession("sid\t1"), events.CodeInvalidField},
+		{"session_id with newline", revokeSession("sid-1\n"), events.CodeInvalidField},
+		{"session_id with NUL", revokeSession("sid\x001"), events.CodeInvalidField},
+		{"session_id with DEL", revokeSession("sid\x7f"), events.CodeInvalidField},
+		{"session_id non-ASCII", revokeSession("sitzung-ä"), events.CodeInvalidField},
+		{"session_id invalid UTF-8", revokeSession("sid\xff"), events.CodeInvalidField},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

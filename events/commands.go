@@ -17,13 +17,14 @@ const (
 	CmdEnableUser     = "EnableUser"
 	CmdDeleteUser     = "DeleteUser"
 	CmdRevokeSessions = "RevokeSessions"
+	CmdRevokeSession  = "RevokeSession"
 )
 
 // CommandNames lists every command this version of the contract accepts.
 func CommandNames() []string {
 	return []string{
 		CmdRegisterUser, CmdConfirmUser, CmdDisableUser,
-		CmdEnableUser, CmdDeleteUser, CmdRevokeSessions,
+		CmdEnableUser, CmdDeleteUser, CmdRevokeSessions, CmdRevokeSession,
 	}
 }
 
@@ -69,12 +70,19 @@ type EnableUser struct{ CommandMeta }
 type DeleteUser struct{ CommandMeta }
 type RevokeSessions struct{ CommandMeta }
 
+// RevokeSession revokes one session: tokens whose "sid" claim is SessionID.
+type RevokeSession struct {
+	CommandMeta
+	SessionID string `json:"session_id"`
+}
+
 func (*RegisterUser) CommandName() string   { return CmdRegisterUser }
 func (*ConfirmUser) CommandName() string    { return CmdConfirmUser }
 func (*DisableUser) CommandName() string    { return CmdDisableUser }
 func (*EnableUser) CommandName() string     { return CmdEnableUser }
 func (*DeleteUser) CommandName() string     { return CmdDeleteUser }
 func (*RevokeSessions) CommandName() string { return CmdRevokeSessions }
+func (*RevokeSession) CommandName() string  { return CmdRevokeSession }
 
 // NewCommand returns an empty command for name, or nil if name is unknown.
 func NewCommand(name string) Command {
@@ -91,6 +99,8 @@ func NewCommand(name string) Command {
 		return &DeleteUser{}
 	case CmdRevokeSessions:
 		return &RevokeSessions{}
+	case CmdRevokeSession:
+		return &RevokeSession{}
 	}
 	return nil
 }

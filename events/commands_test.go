@@ -24,6 +24,7 @@ func TestDecodeCommandValid(t *testing.T) {
 		{events.CmdEnableUser, `{` + metaJSON + `}`, &events.EnableUser{CommandMeta: meta}},
 		{events.CmdDeleteUser, `{` + metaJSON + `}`, &events.DeleteUser{CommandMeta: meta}},
 		{events.CmdRevokeSessions, `{` + metaJSON + `}`, &events.RevokeSessions{CommandMeta: meta}},
+		{events.CmdRevokeSession, `{` + metaJSON + `,"session_id":"sid-42"}`, &events.RevokeSession{CommandMeta: meta, SessionID: "sid-42"}},
 	}
 	if got, want := len(tests), len(events.CommandNames()); got != want {
 		t.Fatalf("%d cases, want one per command name (%d)", got, want)
@@ -88,6 +89,8 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"truncated JSON", events.CmdDisableUser, `{"user_id":"u-1",`, events.CodeMalformedCommand},
 		{"user_id is a number", events.CmdDisableUser, `{"user_id": 5, "actor":"ops"}`, events.CodeMalformedCommand},
 		{"email is an object", events.CmdRegisterUser, `{"user_id":"u-1","actor":"ops","email":{}}`, events.CodeMalformedCommand},
+		{"session_id is a number", events.CmdRevokeSession, `{"user_id":"u-1","actor":"ops","session_id":7}`, events.CodeMalformedCommand},
+		{"session_id on another command", events.CmdRevokeSessions, `{"user_id":"u-1","actor":"ops","session_id":"s1"}`, events.CodeMalformedCommand},
 		{"unknown field", events.CmdDisableUser, `{"user_id":"u-1","actor":"ops","force":true}`, events.CodeMalformedCommand},
 		{"field of another command", events.CmdDisableUser, `{"user_id":"u-1","actor":"ops","email":"a@example.com"}`, events.CodeMalformedCommand},
 		{"trailing object", events.CmdDisableUser, `{"user_id":"u-1","actor":"ops"}{"user_id":"u-2"}`, events.CodeMalformedCommand},

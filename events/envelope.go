@@ -139,6 +139,8 @@ func deref(p Payload) Payload {
 		return *v
 	case *SessionsRevoked:
 		return *v
+	case *SessionRevoked:
+		return *v
 	}
 	return p
 }

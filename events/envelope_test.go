@@ -173,6 +173,7 @@ func TestRevokedBefore(t *testing.T) {
 		{events.UserEnabled{}, time.Time{}, false},
 		{events.UserDeleted{RevokedBefore: at}, at, true},
 		{events.SessionsRevoked{RevokedBefore: at}, at, true},
+		{events.SessionRevoked{SessionID: "s1"}, time.Time{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.p.EventType()), func(t *testing.T) {

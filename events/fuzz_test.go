@@ -25,6 +25,8 @@ func FuzzDecodeCommand(f *testing.F) {
 		{3, ` {"user_id":"u-1","actor":"ops"} ` + "\n"},
 		{4, `{"user_id":"u-1","actor":"ops","reason":"GDPR \u00e9\u2028"}`},
 		{5, `{"user_id":"u-1","actor":"ops","reason":"\ud800"}`},
+		{6, `{"user_id":"u-1","actor":"ops","session_id":"sid-42"}`},
+		{6, `{"user_id":"u-1","actor":"ops","session_id":"s\u00e9 \u0001"}`},
 		{2, `{"user_id":5}`},
 		{2, `{"user_id":"u-1","force":true}`},
 		{2, `{"user_id":"u-1"}{}`},

@@ -52,6 +52,7 @@ func goldenEvents() map[events.Type]events.Event {
 		events.TypeUserEnabled:     base(events.UserEnabled{}, "appeal accepted", ""),
 		events.TypeUserDeleted:     base(events.UserDeleted{RevokedBefore: fixtureRevoked}, "GDPR erasure request", "gdpr-99"),
 		events.TypeSessionsRevoked: base(events.SessionsRevoked{RevokedBefore: fixtureRevoked}, "laptop stolen", ""),
+		events.TypeSessionRevoked:  base(events.SessionRevoked{SessionID: "sid-7f3a9c2e"}, "phone lost", "case-8"),
 	}
 }
 

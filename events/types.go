@@ -13,6 +13,7 @@ const (
 	TypeUserEnabled     Type = "UserEnabled"
 	TypeUserDeleted     Type = "UserDeleted"
 	TypeSessionsRevoked Type = "SessionsRevoked"
+	TypeSessionRevoked  Type = "SessionRevoked"
 )
 
 // Types lists every event type this version of the contract knows, in
@@ -20,7 +21,7 @@ const (
 func Types() []Type {
 	return []Type{
 		TypeUserRegistered, TypeUserConfirmed, TypeUserDisabled,
-		TypeUserEnabled, TypeUserDeleted, TypeSessionsRevoked,
+		TypeUserEnabled, TypeUserDeleted, TypeSessionsRevoked, TypeSessionRevoked,
 	}
 }
 
@@ -77,6 +78,13 @@ func (UserDisabled) EventType() Type    { return TypeUserDisabled }
 func (UserEnabled) EventType() Type     { return TypeUserEnabled }
 func (UserDeleted) EventType() Type     { return TypeUserDeleted }
 func (SessionsRevoked) EventType() Type { return TypeSessionsRevoked }
+func (SessionRevoked) EventType() Type  { return TypeSessionRevoked }
+
+// SessionRevoked: the one session SessionID (a token's "sid" claim) is
+// revoked; the user's other sessions go on.
+type SessionRevoked struct {
+	SessionID string `json:"session_id"`
+}
 
 // newPayload returns a zero payload for t, or nil for an unknown type.
 func newPayload(t Type) Payload {
@@ -93,6 +101,8 @@ func newPayload(t Type) Payload {
 		return &UserDeleted{}
 	case TypeSessionsRevoked:
 		return &SessionsRevoked{}
+	case TypeSessionRevoked:
+		return &SessionRevoked{}
 	}
 	return nil
 }

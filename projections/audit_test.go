@@ -20,6 +20,7 @@ func TestReduceAudit(t *testing.T) {
 		{events.TypeUserEnabled, `{}`},
 		{events.TypeUserDeleted, `{"revoked_before":"2025-03-14T09:03:00Z"}`},
 		{events.TypeSessionsRevoked, `{"revoked_before":"2025-03-14T09:01:00.5Z"}`},
+		{events.TypeSessionRevoked, `{"session_id":"sid-7f3a9c2e"}`},
 	}
 	covered := map[events.Type]bool{}
 	for i, tt := range tests {

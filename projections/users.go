@@ -70,6 +70,12 @@ var userReducers = map[events.Type]userReducer{
 		}
 		return nil, nil
 	},
+	// A single session's revocation is the revocation view's business; the
+	// users row only records that the user changed.
+	events.TypeSessionRevoked: existing(func(_ *User, e events.Event) error {
+		_, err := payload[events.SessionRevoked](e)
+		return err
+	}),
 	events.TypeSessionsRevoked: existing(func(u *User, e events.Event) error {
 		d, err := payload[events.SessionsRevoked](e)
 		u.RevokedBefore = later(u.RevokedBefore, d.RevokedBefore)

@@ -46,6 +46,12 @@ func TestReduceUser(t *testing.T) {
 		{"revoke sessions keeps the later revoked_before", ptr(disabled), 9,
 			envelope(events.TypeSessionsRevoked, t3, revoking(t1)),
 			ptr(with(disabled, func(u *projections.User) { u.Version, u.UpdatedAt = 9, t3 }))},
+		{"revoke one session only bumps the version", ptr(confirmed), 3,
+			envelope(events.TypeSessionRevoked, t2, `{"session_id":"sid-1"}`),
+			ptr(with(confirmed, func(u *projections.User) { u.Version, u.UpdatedAt = 3, t2 }))},
+		{"revoke one session keeps state and revoked_before", ptr(disabled), 9,
+			envelope(events.TypeSessionRevoked, t3, `{"session_id":"sid-1"}`),
+			ptr(with(disabled, func(u *projections.User) { u.Version, u.UpdatedAt = 9, t3 }))},
 	}
 	covered := map[events.Type]bool{}
 	for _, tt := range tests {
@@ -108,6 +114,8 @@ func sample(typ events.Type, at time.Time) string {
 		return envelope(typ, at, `{"email":"ada@example.com"}`)
 	case events.TypeUserDisabled, events.TypeUserDeleted, events.TypeSessionsRevoked:
 		return envelope(typ, at, revoking(at))
+	case events.TypeSessionRevoked:
+		return envelope(typ, at, `{"session_id":"sid-1"}`)
 	}
 	return envelope(typ, at, `{}`)
 }
@@ -134,6 +142,7 @@ func TestReduceUserRefuses(t *testing.T) {
 		tc{"unknown type with a row", ptr(confirmed), bogus(7), projections.ErrNoReducer},
 		tc{"payload of another type", ptr(confirmed), events.Event{Type: events.TypeUserDisabled, UserID: uid, Seq: 7, Data: events.UserEnabled{}}, nil},
 		tc{"no payload", ptr(confirmed), events.Event{Type: events.TypeSessionsRevoked, UserID: uid, Seq: 7}, nil},
+		tc{"session revoked with another payload", ptr(confirmed), events.Event{Type: events.TypeSessionRevoked, UserID: uid, Seq: 7, Data: events.SessionsRevoked{RevokedBefore: t1}}, nil},
 	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

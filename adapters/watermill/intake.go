@@ -112,6 +112,7 @@ func New(cfg Config) (_ *Intake, err error) {
 		handlerFor[events.EnableUser](in),
 		handlerFor[events.DeleteUser](in),
 		handlerFor[events.RevokeSessions](in),
+		handlerFor[events.RevokeSession](in),
 	); err != nil {
 		return nil, err
 	}

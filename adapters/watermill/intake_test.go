@@ -74,6 +74,39 @@ func TestIntakeHandlesPlainJSONCommands(t *testing.T) {
 		t.Errorf("ce-type header: got %q, want %q", got, want)
 	}
 
+	// One session of the disabled user, revoked; the same session again is
+	// unchanged and appends nothing.
+	rev := e.rawOutcome(t, "userlife.cmd.RevokeSession", "rev1-bob",
+		jsonf(`{"command_id":"rev1-bob","user_id":%q,"actor":"ops@example.com","reason":"phone lost","session_id":"sid-7f3a"}`, bob))
+	if rev.Status != events.StatusAccepted || rev.EventSeq <= dis.EventSeq || rev.UserID != bob || rev.Command != events.CmdRevokeSession {
+		t.Fatalf("revoke session: got %+v, want accepted after seq %d", rev, dis.EventSeq)
+	}
+	m, err = s.GetLastMsgForSubject(ctx, "userlife.events."+bob+".SessionRevoked")
+	if err != nil {
+		t.Fatalf("no SessionRevoked event stored for %s: %v", bob, err)
+	}
+	if m.Sequence != rev.EventSeq {
+		t.Errorf("SessionRevoked stored at seq %d, outcome says %d", m.Sequence, rev.EventSeq)
+	}
+	ev, err = events.Decode(m.Data)
+	if err != nil {
+		t.Fatalf("decode stored event: %v", err)
+	}
+	if ev.Type != events.TypeSessionRevoked || ev.UserID != bob || ev.CommandID != "rev1-bob" || ev.Reason != "phone lost" {
+		t.Errorf("stored event: got %+v", ev)
+	}
+	if got, want := ev.Data, (events.SessionRevoked{SessionID: "sid-7f3a"}); got != want {
+		t.Errorf("stored payload: got %#v, want %#v", got, want)
+	}
+	if got, want := m.Header.Get(events.HeaderCEType), "io.userlife.SessionRevoked"; got != want {
+		t.Errorf("ce-type header: got %q, want %q", got, want)
+	}
+	again := e.rawOutcome(t, "userlife.cmd.RevokeSession", "rev2-bob",
+		jsonf(`{"command_id":"rev2-bob","user_id":%q,"actor":"ops@example.com","session_id":"sid-7f3a"}`, bob))
+	if again.Status != events.StatusUnchanged || again.Message == "" || again.EventSeq != rev.EventSeq {
+		t.Errorf("revoke the same session again: got %+v, want unchanged at seq %d with a message", again, rev.EventSeq)
+	}
+
 	// Neither command_id nor user_id: both are derived, and the outcome
 	// names them.
 	all, err := e.nc.SubscribeSync(events.ResultSubjectPrefix + ">")
@@ -94,7 +127,7 @@ func TestIntakeHandlesPlainJSONCommands(t *testing.T) {
 			types = append(types, ev.Type)
 		}
 	}
-	if want := []events.Type{events.TypeUserRegistered, events.TypeUserConfirmed, events.TypeUserDisabled}; !equalTypes(types, want) {
+	if want := []events.Type{events.TypeUserRegistered, events.TypeUserConfirmed, events.TypeUserDisabled, events.TypeSessionRevoked}; !equalTypes(types, want) {
 		t.Errorf("events of %s: got %v, want %v", bob, types, want)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/userlife/userlife/events"
 )
 
 // runCLI runs the userlife binary with args and returns its stdout; it
@@ -58,7 +60,23 @@ func TestE2EReadYourWrites(t *testing.T) {
 	if strings.Contains(out, "ryw@example.com") {
 		t.Errorf("list --state disabled shows an enabled user:\n%s", out)
 	}
+	// One session: revoked once, then unchanged; the history shows it.
+	out, _ = runCLI(t, url, "user", "revoke-session", "ryw", "--session", "sid-1", "--reason", "phone lost")
+	if !strings.HasPrefix(out, "accepted RevokeSession") {
+		t.Errorf("revoke-session: got %q, want accepted", out)
+	}
+	out, _ = runCLI(t, url, "user", "revoke-session", "ryw", "--session", "sid-1")
+	if !strings.HasPrefix(out, "unchanged RevokeSession") {
+		t.Errorf("revoke-session again: got %q, want unchanged", out)
+	}
+	out, _ = runCLI(t, url, "user", "show", "ryw")
+	if strings.Count(out, "SessionRevoked") != 1 || !strings.Contains(out, "phone lost") {
+		t.Errorf("show after revoke-session, want one SessionRevoked with its reason:\n%s", out)
+	}
 	runCLI(t, url, "user", "delete", "ryw", "--reason", "done")
+	if out, code := runCLI(t, url, "user", "revoke-session", "ryw", "--session", "sid-2"); code != exitRejected || !strings.Contains(out, "code="+events.CodeUserDeleted) {
+		t.Errorf("revoke-session of a deleted user: exit %d, %q; want exit %d with code %s", code, out, exitRejected, events.CodeUserDeleted)
+	}
 	out, _ = runCLI(t, url, "user", "show", "ryw")
 	if !containsField(out, "state", "deleted") || !strings.Contains(out, "UserDeleted") {
 		t.Errorf("show after delete:\n%s", out)

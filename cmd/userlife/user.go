@@ -60,6 +60,16 @@ func userCommand() *cli.Command {
 			return sendCommand(ctx, cmd, &events.RegisterUser{CommandMeta: meta(cmd, cmd.String("id")), Email: cmd.String("email")})
 		},
 	}
+	revokeSession := &cli.Command{
+		Name: "revoke-session", Usage: "revoke one session of a user: tokens whose sid claim is --session", ArgsUsage: "USER_ID --session SID",
+		Flags: append(clientFlags(), &cli.StringFlag{Name: "session", Usage: "the session id (the tokens' sid claim)", Required: true}),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() != 1 {
+				return cli.Exit("usage: userlife user revoke-session USER_ID --session SID [flags]", exitError)
+			}
+			return sendCommand(ctx, cmd, &events.RevokeSession{CommandMeta: meta(cmd, cmd.Args().First()), SessionID: cmd.String("session")})
+		},
+	}
 	return &cli.Command{
 		Name:  "user",
 		Usage: "query users, or send a lifecycle command and print its outcome (exit 2 when rejected)",
@@ -71,6 +81,7 @@ func userCommand() *cli.Command {
 			byID("disable", "disable a confirmed user and revoke all its tokens", func(m events.CommandMeta) events.Command { return &events.DisableUser{CommandMeta: m} }),
 			byID("enable", "enable a disabled user (revoked tokens stay revoked)", func(m events.CommandMeta) events.Command { return &events.EnableUser{CommandMeta: m} }),
 			byID("delete", "delete a user for good and revoke all its tokens", func(m events.CommandMeta) events.Command { return &events.DeleteUser{CommandMeta: m} }),
+			revokeSession,
 			byID("revoke-sessions", "revoke every token of a user; it must sign in again", func(m events.CommandMeta) events.Command { return &events.RevokeSessions{CommandMeta: m} }),
 		},
 	}

@@ -38,12 +38,18 @@ type Checker struct {
 	onCheck  func(Reason)
 	epoch    time.Time // heard is measured from here
 
+	// gate is the Reason every token gets regardless of its user
+	// (ReasonNotReady, ReasonStale), or Allowed. Check reads it instead
+	// of the clock: reading the clock serialises the CPU and cost more
+	// than the lookup itself (BenchmarkCheck went from ~300 to ~560 ns).
+	gate     atomic.Uint32
 	ready    atomic.Bool
 	heard    atomic.Int64 // nanoseconds after epoch of the last heartbeat or update
 	revision atomic.Uint64
 	heardRev atomic.Uint64
 
-	mu    sync.Mutex // serialises writers; readers never take it
+	mu    sync.Mutex  // serialises writers; readers never take it
+	timer *time.Timer // turns the gate to ReasonStale when news stops; guarded by mu
 	store store
 }
 
@@ -62,13 +68,14 @@ func NewChecker(cfg Config) *Checker {
 		onCheck:  cfg.OnCheck,
 		epoch:    cfg.Now(),
 	}
+	c.gate.Store(uint32(ReasonNotReady))
 	c.store.init()
 	return c
 }
 
 // Check tells whether a token of user sub, session sid ("" for none),
 // issued at iat (unix seconds, the JWT claim) may pass. It reads memory
-// only: no I/O, no lock, no allocation.
+// only: no I/O, no lock, no clock, no allocation.
 //
 // The token is refused when the user is disabled or deleted, when sid is
 // one of the user's revoked sessions, or when iat is before the user's
@@ -91,24 +98,18 @@ func (c *Checker) Check(sub, sid string, iat int64) Reason {
 }
 
 func (c *Checker) check(sub, sid string, iat int64) Reason {
-	if !c.failOpen {
-		if !c.ready.Load() {
-			return ReasonNotReady
-		}
-		if c.sinceEpoch()-c.heard.Load() > c.maxStale {
-			return ReasonStale
-		}
+	if g := Reason(c.gate.Load()); g != Allowed && !c.failOpen {
+		return g
 	}
-	s := c.store.shard(sub)
-	u, ok := s.users[sub]
+	u, t := c.store.lookup(sub)
 	switch {
-	case !ok:
+	case u == nil:
 		return Allowed
 	case u.state == stateDisabled:
 		return ReasonDisabled
 	case u.state == stateDeleted:
 		return ReasonDeleted
-	case sid != "" && u.sessions && sessionRevoked(s.sessions[sub], sid):
+	case sid != "" && u.sessions && sessionRevoked(t.sessions[sub], sid):
 		return ReasonSessionRevoked
 	case iat < u.notBefore:
 		return ReasonRevoked
@@ -127,10 +128,10 @@ func (c *Checker) Ready() bool { return c.ready.Load() }
 // Revision is the highest revision (event stream sequence) applied.
 func (c *Checker) Revision() uint64 { return c.revision.Load() }
 
-// HeardRevision is the revision the last heartbeat announced.
+// HeardRevision is the highest revision a heartbeat announced.
 func (c *Checker) HeardRevision() uint64 { return c.heardRev.Load() }
 
-// Staleness is the time since the last heartbeat or update.
+// Staleness is the time since the last heartbeat or update, by the clock.
 func (c *Checker) Staleness() time.Duration {
 	return time.Duration(max(0, c.sinceEpoch()-c.heard.Load()))
 }
@@ -140,8 +141,39 @@ func (c *Checker) Staleness() time.Duration {
 // sender's), so that clock skew does not count as freshness. Heartbeats
 // never make the view older than it was.
 func (c *Checker) Heartbeat(revision uint64, at time.Time) {
-	c.heardAt(int64(at.Sub(c.epoch)))
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	storeMax(&c.heardRev, revision)
+	c.heardAt(int64(at.Sub(c.epoch)))
+	c.recheckLocked()
+}
+
+// recheckLocked sets the gate from the clock and, while the view is fresh,
+// arms the timer for the moment it would turn stale. Writers call it after
+// every change, the timer when it fires.
+func (c *Checker) recheckLocked() {
+	if !c.ready.Load() {
+		c.gate.Store(uint32(ReasonNotReady))
+		return
+	}
+	age := c.sinceEpoch() - c.heard.Load()
+	if age > c.maxStale {
+		c.gate.Store(uint32(ReasonStale))
+		return // the next heartbeat or update re-arms
+	}
+	c.gate.Store(uint32(Allowed))
+	d := time.Duration(c.maxStale - age + 1)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(d, c.recheck)
+	} else {
+		c.timer.Reset(d)
+	}
+}
+
+func (c *Checker) recheck() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recheckLocked()
 }
 
 func (c *Checker) sinceEpoch() int64 { return int64(c.now().Sub(c.epoch)) }

@@ -48,13 +48,17 @@ func TestCheckStale(t *testing.T) {
 			}
 			check("fresh", revocation.ReasonDisabled, revocation.Allowed)
 
+			// Recheck does what the staleness timer does when it fires;
+			// TestCheckStaleTimer lets the real timer do it.
 			clk.Advance(5 * time.Second)
+			c.Recheck()
 			if got, want := c.Staleness(), 5*time.Second; got != want {
 				t.Errorf("Staleness = %v, want %v", got, want)
 			}
 			check("at MaxStaleness", revocation.ReasonDisabled, revocation.Allowed)
 
 			clk.Advance(time.Nanosecond)
+			c.Recheck()
 			check("past MaxStaleness", tt.wantStale, tt.wantOK)
 
 			c.Heartbeat(9, clk.Now())
@@ -81,6 +85,37 @@ func TestCheckStale(t *testing.T) {
 				t.Errorf("OnCheck saw %v, want [%v %v ...]", seen[:2], revocation.ReasonDisabled, revocation.Allowed)
 			}
 		})
+	}
+}
+
+// TestCheckStaleTimer runs on the real clock: the view turns stale by
+// itself when news stops, and fresh again at the next heartbeat.
+func TestCheckStaleTimer(t *testing.T) {
+	t.Parallel()
+	const maxStale = 300 * time.Millisecond
+	c := revocation.NewChecker(revocation.Config{MaxStaleness: maxStale})
+	start := time.Now()
+	c.Load(nil, 1)
+	if got := c.Check("u1", "", 0); got != revocation.Allowed && time.Since(start) < maxStale {
+		t.Errorf("Check right after Load = %v, want Allowed", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Check("u1", "", 0) != revocation.ReasonStale {
+		if time.Now().After(deadline) {
+			t.Fatalf("not stale after %v with MaxStaleness %v", time.Since(start), maxStale)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := time.Since(start); got < maxStale {
+		t.Errorf("stale after %v, before MaxStaleness %v", got, maxStale)
+	}
+	if got := c.Staleness(); got <= maxStale {
+		t.Errorf("Staleness = %v while stale, want > %v", got, maxStale)
+	}
+	beat := time.Now()
+	c.Heartbeat(2, beat)
+	if got := c.Check("u1", "", 0); got != revocation.Allowed && time.Since(beat) < maxStale {
+		t.Errorf("Check after Heartbeat = %v, want Allowed", got)
 	}
 }
 
