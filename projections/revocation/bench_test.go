@@ -3,6 +3,7 @@ package revocation_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -93,4 +94,49 @@ func BenchmarkApply(b *testing.B) {
 		c.Apply(revocation.Entry{UserID: d.ids[d.order[i&(len(d.order)-1)]], State: revocation.StateDisabled, Revision: rev})
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+}
+
+// BenchmarkApplyBatch is a backlog of 1,000 updates applied at once to a
+// view of 1,000,000 users; each touched shard is copied once per batch.
+func BenchmarkApplyBatch(b *testing.B) {
+	d := bench()
+	c := revocation.NewChecker(revocation.Config{})
+	c.Load(d.entries, benchUsers)
+	rev := uint64(benchUsers)
+	batch := make([]revocation.Entry, 1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		for j := range batch {
+			rev++
+			batch[j] = revocation.Entry{UserID: d.ids[d.order[n&(len(d.order)-1)]], State: revocation.StateDisabled, Revision: rev}
+			n++
+		}
+		c.ApplyBatch(batch)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "updates/s")
+}
+
+// BenchmarkLoad is a snapshot of 1,000,000 users, as a gateway loads it at
+// start; it also reports the heap the loaded view holds.
+func BenchmarkLoad(b *testing.B) {
+	d := bench()
+	var c *revocation.Checker
+	b.ReportAllocs()
+	for b.Loop() {
+		c = revocation.NewChecker(revocation.Config{})
+		c.Load(d.entries, benchUsers)
+	}
+	b.StopTimer()
+	var before, after runtime.MemStats
+	c = nil
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c = revocation.NewChecker(revocation.Config{})
+	c.Load(d.entries, benchUsers)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-heap")
+	runtime.KeepAlive(c)
 }

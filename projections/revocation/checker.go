@@ -138,19 +138,20 @@ func (c *Checker) Staleness() time.Duration {
 
 // Heartbeat records that the service is alive and at revision. at should be
 // the local time the heartbeat arrived (the Checker's clock, not the
-// sender's), so that clock skew does not count as freshness. Heartbeats
-// never make the view older than it was.
+// sender's); a time in the future counts as now, so a skewed clock cannot
+// keep the view fresh. Heartbeats never make the view older than it was.
 func (c *Checker) Heartbeat(revision uint64, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	storeMax(&c.heardRev, revision)
-	c.heardAt(int64(at.Sub(c.epoch)))
+	c.heardAt(min(int64(at.Sub(c.epoch)), c.sinceEpoch()))
 	c.recheckLocked()
 }
 
 // recheckLocked sets the gate from the clock and, while the view is fresh,
 // arms the timer for the moment it would turn stale. Writers call it after
-// every change, the timer when it fires.
+// every change, the timer when it fires. Once stale the timer is not
+// re-armed, so a Checker nobody feeds any more holds no timer for long.
 func (c *Checker) recheckLocked() {
 	if !c.ready.Load() {
 		c.gate.Store(uint32(ReasonNotReady))
