@@ -136,6 +136,15 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) e
 				sc.Name, got.AllowDirect, got.DenyDelete, got.Retention)
 		}
 	}
+	for _, kvc := range []jetstream.KeyValueConfig{
+		{Bucket: RevocationsBucket, Description: "userlife revocation view: user id -> {state, revoked_before, revoked_sessions, revision}"},
+		{Bucket: CheckpointsBucket, Description: "userlife checkpoints of the projections kept in NATS"},
+	} {
+		kvc.History, kvc.Storage, kvc.Replicas = 1, jetstream.FileStorage, cfg.Replicas
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kvc); err != nil {
+			return fmt.Errorf("provision KV bucket %s: %w", kvc.Bucket, err)
+		}
+	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      EmailsBucket,
 		Description: "userlife email claims: normalized email hash -> user id",

@@ -55,6 +55,11 @@ func startReadSide(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s
 			rs.projectors = append(rs.projectors, natsadapter.NewProjector(js, p, cfg))
 		}
 	}
+	view, err := natsadapter.NewRevocationView(ctx, js, log)
+	if err != nil {
+		return nil, err
+	}
+	rs.projectors = append(rs.projectors, natsadapter.NewProjector(js, view, cfg))
 	begin := time.Now()
 	for _, pr := range rs.projectors {
 		if err := pr.CatchUp(ctx); err != nil {
@@ -71,6 +76,7 @@ func startReadSide(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s
 	for _, pr := range rs.projectors {
 		rs.wg.Go(func() { _ = pr.Run(runCtx) })
 	}
+	rs.wg.Go(func() { view.RunHeartbeat(runCtx) })
 	svc, err := natsadapter.ServeQueries(nc, st.queries, version)
 	if err != nil {
 		rs.close()

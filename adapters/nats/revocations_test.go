@@ -1,0 +1,81 @@
+package nats_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/events"
+	"github.com/userlife/userlife/projections/revocation"
+)
+
+// event builds an event of user at baseTime+n ms.
+func event(userID, commandID string, n int, p events.Payload) events.Event {
+	return events.Event{ID: "ev-" + commandID, Type: p.EventType(), UserID: userID,
+		OccurredAt: baseTime.Add(time.Duration(n) * time.Millisecond), Actor: "admin", CommandID: commandID, Data: p}
+}
+
+// The view folds events into the KV bucket; a watcher loads the snapshot
+// into a Checker, then follows updates: a user disabled after the snapshot
+// is refused once the projector has applied the event.
+func TestRevocationViewAndWatcher(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	v1 := appendOK(t, e.store, "u-a", 0, registered("u-a", "a0", "a@x.com"))
+	v1 = appendOK(t, e.store, "u-a", v1, event("u-a", "a1", 1, events.UserConfirmed{}))
+	v2 := appendOK(t, e.store, "u-b", 0, registered("u-b", "b0", "b@x.com"))
+	v2 = appendOK(t, e.store, "u-b", v2, event("u-b", "b1", 2, events.UserConfirmed{}))
+	appendOK(t, e.store, "u-b", v2, event("u-b", "b2", 3, events.SessionRevoked{SessionID: "s-1"}))
+
+	view, err := natsadapter.NewRevocationView(ctx, e.js, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := natsadapter.NewProjector(e.js, view, natsadapter.ProjectorConfig{})
+	if err := pr.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := revocation.NewChecker(revocation.Config{MaxStaleness: time.Hour})
+	if c.Check("u-a", "", time.Now().Unix()) != revocation.ReasonNotReady {
+		t.Fatalf("before the snapshot: want ReasonNotReady")
+	}
+	w, err := natsadapter.WatchRevocations(ctx, e.js, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	now := time.Now().Unix()
+	for _, tc := range []struct {
+		sub, sid string
+		want     revocation.Reason
+	}{
+		{"u-a", "", revocation.Allowed},
+		{"u-b", "s-1", revocation.ReasonSessionRevoked},
+		{"u-b", "s-2", revocation.Allowed},
+		{"u-nobody", "", revocation.Allowed},
+	} {
+		if got := c.Check(tc.sub, tc.sid, now); got != tc.want {
+			t.Errorf("Check(%s, %s) = %v, want %v", tc.sub, tc.sid, got, tc.want)
+		}
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go pr.Run(runCtx)
+	go view.RunHeartbeat(runCtx)
+	at := time.Now()
+	appendOK(t, e.store, "u-a", v1, events.Event{ID: "ev-a2", Type: events.TypeUserDisabled, UserID: "u-a", OccurredAt: at,
+		Actor: "admin", CommandID: "a2", Data: events.UserDisabled{RevokedBefore: at}})
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Check("u-a", "", at.Unix()-1) != revocation.ReasonDisabled {
+		if time.Now().After(deadline) {
+			t.Fatalf("u-a still %v 10s after being disabled (checker at revision %d)", c.Check("u-a", "", at.Unix()-1), c.Revision())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if c.Revision() < 6 {
+		t.Errorf("checker revision %d, want ≥ 6", c.Revision())
+	}
+}
