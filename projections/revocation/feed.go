@@ -20,11 +20,18 @@ func (c *Checker) Load(entries []Entry, revision uint64) {
 	}
 	w := writer{store: &c.store, drafts: make(map[int]*draft, numShards)}
 	for i, n := range sizes {
-		w.drafts[i] = &draft{table: newTable(n)}
+		if n > 0 {
+			w.drafts[i] = &draft{table: newTable(n)}
+		}
 	}
 	for i, e := range entries {
 		w.put(hashes[i], e)
 		revision = max(revision, e.Revision)
+	}
+	for i, n := range sizes {
+		if n == 0 {
+			c.store.shards[i].Store(emptyTable)
+		}
 	}
 	w.publish()
 	c.revision.Store(revision)

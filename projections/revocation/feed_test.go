@@ -214,8 +214,8 @@ func TestApplyKeepsCallerSlices(t *testing.T) {
 }
 
 // TestCheckConcurrent runs readers against one writer applying 100k
-// updates; run it with -race. Each user flips between two states, so any
-// answer outside them is a torn read.
+// updates while heartbeats arrive; run it with -race. Each user cycles
+// through three answers, so any other answer is a torn read.
 func TestCheckConcurrent(t *testing.T) {
 	t.Parallel()
 	const users, updates, readers = 5000, 100_000, 4
@@ -230,7 +230,7 @@ func TestCheckConcurrent(t *testing.T) {
 
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	errs := make(chan string, readers)
+	errs := make(chan string, readers+1)
 	for r := range readers {
 		wg.Add(1)
 		go func() {
@@ -244,6 +244,27 @@ func TestCheckConcurrent(t *testing.T) {
 			}
 		}()
 	}
+	// Heartbeats come from another goroutine (a NATS subscription), and
+	// a health probe reads the counters; neither may disturb the rest.
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for n := uint64(1); !stop.Load(); n++ {
+			c.Heartbeat(n, time.Now())
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		var last uint64
+		for !stop.Load() {
+			rev := c.Revision()
+			if rev < last || !c.Ready() || c.Staleness() > time.Minute {
+				errs <- fmt.Sprintf("Revision %d after %d, Ready %v, Staleness %v", rev, last, c.Ready(), c.Staleness())
+				return
+			}
+			last = rev
+		}
+	}()
 	for i := range updates {
 		e := revocation.Entry{UserID: ids[i%users], State: revocation.StateConfirmed, Revision: uint64(i + 2)}
 		switch i % 3 {
