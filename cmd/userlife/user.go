@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,6 +35,7 @@ func clientFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-wait", Usage: "publish and exit without waiting for the outcome"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "how long to wait for the outcome", Sources: env("timeout")},
 		&cli.BoolFlag{Name: "json", Usage: "print the outcome as JSON"},
+		&cli.BoolFlag{Name: "wait-enforced", Usage: "after the event, wait until every live gateway has applied it, and say how long it took"},
 		&cli.BoolFlag{Name: "no-wait-projection", Usage: "return as soon as the outcome is in, before queries show the change"},
 	}
 }
@@ -123,6 +125,7 @@ func sendCommand(ctx context.Context, cmd *cli.Command, c events.Command) error 
 		fmt.Printf("sent %s command_id=%s\n", c.CommandName(), id)
 		return nil
 	}
+	sentAt := time.Now()
 	out, err := client.Do(ctx, c)
 	if err != nil {
 		return cli.Exit(err.Error(), exitError)
@@ -132,11 +135,28 @@ func sendCommand(ctx context.Context, cmd *cli.Command, c events.Command) error 
 			fmt.Fprintf(os.Stderr, "userlife: the outcome is in, but the users projection has not shown it yet: %v\n", err)
 		}
 	}
+	var enf *enforcement
+	var enfErr error
+	if cmd.Bool("wait-enforced") && out.Status == events.StatusAccepted && out.EventSeq != 0 {
+		e, err := waitEnforced(ctx, nc, out.EventSeq, sentAt, 1500*time.Millisecond)
+		if err != nil {
+			enfErr = err
+		} else {
+			enf = &e
+		}
+	}
 	if cmd.Bool("json") {
 		b, _ := json.Marshal(out)
 		fmt.Println(string(b))
 	} else {
 		printOutcome(out)
+	}
+	if enf != nil {
+		fmt.Printf("enforced by %d gateway(s) (%s) %s after the command was sent\n", len(enf.Gateways),
+			strings.Join(enf.Gateways, ", "), enf.Took.Round(100*time.Microsecond))
+	}
+	if enfErr != nil {
+		return cli.Exit(enfErr.Error(), exitError)
 	}
 	if out.Status == events.StatusRejected {
 		return cli.Exit("", exitRejected)
