@@ -42,7 +42,9 @@ func WatchRevocations(ctx context.Context, js jetstream.JetStream, sink Revocati
 	hb, err := js.Conn().Subscribe(HeartbeatSubject, func(m *nats.Msg) {
 		var h Heartbeat
 		if json.Unmarshal(m.Data, &h) == nil {
-			sink.Heartbeat(h.Revision, h.At)
+			// The local receive time, not the sender's clock: a service
+			// whose clock runs behind must not make the view look stale.
+			sink.Heartbeat(h.Revision, time.Now())
 		}
 	})
 	if err != nil {
