@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/urfave/cli/v3"
+
+	httpadapter "github.com/userlife/userlife/adapters/http"
+	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/projections/revocation"
+)
+
+// GatewayHeartbeatEvery is how often a gateway reports on
+// GatewaySubjectPrefix+<id> (a gatewayBeat, see enforced.go).
+const GatewayHeartbeatEvery = time.Second
+
+// gatewayIDPattern keeps the id one NATS subject token.
+var gatewayIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// GatewayConfig is what a gateway runs with.
+type GatewayConfig struct {
+	NATSURL      string
+	ID           string
+	Upstream     *url.URL
+	Verifier     httpadapter.Verifier
+	MaxStaleness time.Duration
+	FailOpen     bool
+	Logger       *slog.Logger
+}
+
+// Gateway is a running gateway without its listener: the view, its
+// watcher, the heartbeat and the HTTP handler.
+type Gateway struct {
+	ID      string
+	cfg     GatewayConfig
+	checker *revocation.Checker
+	handler *httpadapter.Gateway
+	nc      *nats.Conn
+	watcher *natsadapter.RevocationWatcher
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// StartGateway connects to NATS, loads the revocation view and starts the
+// heartbeat; it returns once the view is loaded.
+func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
+	if !gatewayIDPattern.MatchString(cfg.ID) {
+		return nil, fmt.Errorf("gateway id %q: want [A-Za-z0-9_-]{1,64}", cfg.ID)
+	}
+	if cfg.MaxStaleness <= 0 {
+		cfg.MaxStaleness = revocation.DefaultMaxStaleness
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{ID: cfg.ID, cfg: cfg}
+	g.checker = revocation.NewChecker(revocation.Config{MaxStaleness: cfg.MaxStaleness, FailOpen: cfg.FailOpen})
+	var err error
+	g.handler, err = httpadapter.NewGateway(httpadapter.GatewayConfig{
+		Upstream: cfg.Upstream, Verifier: cfg.Verifier, Enforcer: g.checker, Status: g.checker,
+		MaxStaleness: cfg.MaxStaleness, FailOpen: cfg.FailOpen, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.nc, err = natsadapter.Connect(cfg.NATSURL, "userlife-gateway-"+cfg.ID, log)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(g.nc)
+	if err != nil {
+		g.nc.Close()
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	g.watcher, err = natsadapter.WatchRevocations(wctx, js, g.checker, log)
+	if err != nil {
+		g.nc.Close()
+		return nil, fmt.Errorf("%w (has `userlife serve` provisioned this NATS server?)", err)
+	}
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	g.cancel = hcancel
+	g.wg.Go(func() { g.runHeartbeat(hctx, log) })
+	return g, nil
+}
+
+// Handler is the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Revision is the view's revision the gateway has applied.
+func (g *Gateway) Revision() uint64 { return g.checker.Revision() }
+
+// Heartbeat is what the gateway would report now.
+func (g *Gateway) Heartbeat() gatewayBeat {
+	stale := g.checker.Staleness()
+	return gatewayBeat{
+		ID: g.ID, Revision: g.checker.Revision(), StaleMS: stale.Milliseconds(), At: time.Now().UTC(),
+		Ready: g.checker.Ready() && stale <= g.cfg.MaxStaleness,
+	}
+}
+
+// runHeartbeat publishes Heartbeat every GatewayHeartbeatEvery and logs
+// when the view turns stale or fresh again (once per change, not per
+// request).
+func (g *Gateway) runHeartbeat(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(GatewayHeartbeatEvery)
+	defer t.Stop()
+	wasReady := true
+	for {
+		hb := g.Heartbeat()
+		if hb.Ready != wasReady {
+			if hb.Ready {
+				log.Info("gateway: revocation view fresh again", "revision", hb.Revision)
+			} else {
+				log.Warn("gateway: revocation view stale", "stale_ms", hb.StaleMS, "fail_open", g.cfg.FailOpen)
+			}
+			wasReady = hb.Ready
+		}
+		b, _ := json.Marshal(hb)
+		_ = g.nc.Publish(GatewaySubjectPrefix+g.ID, b)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops the heartbeat and the watcher and closes the connection.
+func (g *Gateway) Close() {
+	g.cancel()
+	g.wg.Wait()
+	g.watcher.Stop()
+	g.nc.Close()
+}
+
+// newGatewayServer bounds what a slow or idle client can hold; the write
+// side is left open so responses may stream for as long as the upstream
+// sends (the upstream transport bounds the wait for its headers).
+func newGatewayServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func defaultGatewayID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "gateway"
+	}
+	host = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return '-'
+	}, host)
+	return fmt.Sprintf("%.50s-%d", host, os.Getpid())
+}
+
+func gatewayCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "gateway",
+		Usage: "reverse proxy that verifies bearer JWTs and refuses revoked ones (401), failing closed (503) when the view is stale",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8081", Usage: "HTTP address to serve on", Sources: env("listen")},
+			&cli.StringFlag{Name: "upstream", Usage: "URL allowed requests are proxied to", Required: true, Sources: env("upstream")},
+			&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
+			&cli.StringFlag{Name: "jwks", Usage: "verify RS256/ES256/EdDSA tokens with the JWK Set at this URL", Sources: env("jwks")},
+			&cli.StringFlag{Name: "hs256-secret-file", Usage: "verify HS256 tokens with the secret in this file", Sources: env("hs256-secret-file")},
+			&cli.DurationFlag{Name: "max-staleness", Value: revocation.DefaultMaxStaleness, Usage: "refuse every token (503) after this long without news from the service", Sources: env("max-staleness")},
+			&cli.BoolFlag{Name: "fail-open", Usage: "let tokens through while the view is stale or not loaded (what the view knows still refuses)", Sources: env("fail-open")},
+			&cli.StringFlag{Name: "id", Value: defaultGatewayID(), Usage: "gateway id in heartbeats ([A-Za-z0-9_-], default hostname-pid)", Sources: env("id")},
+		},
+		Action: runGateway,
+	}
+}
+
+func runGateway(ctx context.Context, cmd *cli.Command) error {
+	log, err := newLogger(cmd)
+	if err != nil {
+		return err
+	}
+	upstream, err := url.Parse(cmd.String("upstream"))
+	if err != nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
+		return cli.Exit(fmt.Sprintf("--upstream %q: want an http:// or https:// URL", cmd.String("upstream")), exitError)
+	}
+	verifier, err := gatewayVerifier(ctx, cmd, log)
+	if err != nil {
+		return err
+	}
+	gw, err := StartGateway(ctx, GatewayConfig{
+		NATSURL: cmd.String("nats"), ID: cmd.String("id"), Upstream: upstream, Verifier: verifier,
+		MaxStaleness: cmd.Duration("max-staleness"), FailOpen: cmd.Bool("fail-open"), Logger: log,
+	})
+	if err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
+	defer gw.Close()
+	ln, err := net.Listen("tcp", cmd.String("listen"))
+	if err != nil {
+		return cli.Exit(err.Error(), exitError)
+	}
+	srv := newGatewayServer(gw.Handler(), log)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(os.Stderr, "userlife gateway %s on http://%s proxying to %s; view at revision %d; heartbeat on %s%s; Ctrl-C to stop\n",
+		gw.ID, ln.Addr(), upstream.Redacted(), gw.Revision(), GatewaySubjectPrefix, gw.ID)
+	select {
+	case err := <-served:
+		return cli.Exit(fmt.Sprintf("serve: %v", err), exitError)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(os.Stderr, "userlife gateway: shutting down; finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return cli.Exit(fmt.Sprintf("shutdown: %v", err), exitError)
+	}
+	fmt.Fprintln(os.Stderr, "userlife gateway: stopped")
+	return nil
+}
+
+// gatewayVerifier builds the verifier from exactly one of --jwks and
+// --hs256-secret-file.
+func gatewayVerifier(ctx context.Context, cmd *cli.Command, log *slog.Logger) (httpadapter.Verifier, error) {
+	jwks, secretFile := cmd.String("jwks"), cmd.String("hs256-secret-file")
+	switch {
+	case (jwks == "") == (secretFile == ""):
+		return nil, cli.Exit("give exactly one of --jwks URL and --hs256-secret-file FILE", exitError)
+	case jwks != "":
+		v, err := httpadapter.NewJWKSVerifier(ctx, jwks, httpadapter.VerifierConfig{Logger: log})
+		if err != nil {
+			return nil, cli.Exit(err.Error(), exitError)
+		}
+		return v, nil
+	}
+	secret, err := readSecretFile(secretFile)
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitError)
+	}
+	v, err := httpadapter.NewHS256Verifier(secret, httpadapter.VerifierConfig{})
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitError)
+	}
+	return v, nil
+}
+
+// gatewayLive is how recently a gateway must have been heard to be listed.
+const gatewayLive = 5 * time.Second
+
+// gatewayStatus is one live gateway as `userlife gateways` lists it.
+type gatewayStatus struct {
+	gatewayBeat
+	// Lag is the service's revision minus the gateway's, when the service
+	// was heard (0 when the gateway is ahead of the service's last
+	// heartbeat, which happens between two of them).
+	Lag      *uint64 `json:"lag,omitempty"`
+	HeardAgo int64   `json:"heard_ms_ago"`
+}
+
+// gatewayReport is what listening for a while heard.
+type gatewayReport struct {
+	ServiceRevision *uint64         `json:"service_revision,omitempty"` // nil: no service heartbeat heard
+	Gateways        []gatewayStatus `json:"gateways"`
+}
+
+// listGateways listens for gateway and service heartbeats for wait and
+// reports the gateways heard within gatewayLive, sorted by id.
+func listGateways(ctx context.Context, nc *nats.Conn, wait time.Duration) (gatewayReport, error) {
+	type heard struct {
+		hb gatewayBeat
+		at time.Time
+	}
+	var (
+		mu      sync.Mutex
+		latest  = map[string]heard{}
+		service *uint64
+	)
+	gsub, err := nc.Subscribe(GatewaySubjectPrefix+"*", func(m *nats.Msg) {
+		var hb gatewayBeat
+		if json.Unmarshal(m.Data, &hb) != nil || hb.ID == "" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		latest[hb.ID] = heard{hb: hb, at: time.Now()}
+	})
+	if err != nil {
+		return gatewayReport{}, err
+	}
+	defer gsub.Unsubscribe()
+	ssub, err := nc.Subscribe(natsadapter.HeartbeatSubject, func(m *nats.Msg) {
+		var hb natsadapter.Heartbeat
+		if json.Unmarshal(m.Data, &hb) != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if service == nil || hb.Revision > *service {
+			service = &hb.Revision
+		}
+	})
+	if err != nil {
+		return gatewayReport{}, err
+	}
+	defer ssub.Unsubscribe()
+	if err := nc.FlushTimeout(5 * time.Second); err != nil {
+		return gatewayReport{}, err
+	}
+	select {
+	case <-ctx.Done():
+		return gatewayReport{}, ctx.Err()
+	case <-time.After(wait):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	r := gatewayReport{ServiceRevision: service, Gateways: []gatewayStatus{}}
+	now := time.Now()
+	for _, h := range latest {
+		if now.Sub(h.at) > gatewayLive {
+			continue
+		}
+		s := gatewayStatus{gatewayBeat: h.hb, HeardAgo: now.Sub(h.at).Milliseconds()}
+		if service != nil {
+			lag := *service - min(*service, h.hb.Revision)
+			s.Lag = &lag
+		}
+		r.Gateways = append(r.Gateways, s)
+	}
+	slices.SortFunc(r.Gateways, func(a, b gatewayStatus) int { return strings.Compare(a.ID, b.ID) })
+	return r, nil
+}
+
+// printGateways writes the report as a table.
+func printGateways(w io.Writer, r gatewayReport) {
+	if r.ServiceRevision != nil {
+		fmt.Fprintf(w, "service revision %d\n", *r.ServiceRevision)
+	} else {
+		fmt.Fprintln(w, "service revision unknown (no heartbeat on "+natsadapter.HeartbeatSubject+"; is `userlife serve` running?)")
+	}
+	if len(r.Gateways) == 0 {
+		fmt.Fprintln(w, "no gateway heard")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tREVISION\tLAG\tREADY\tSTALE_MS\tHEARD_MS_AGO")
+	for _, g := range r.Gateways {
+		lag := "?"
+		if g.Lag != nil {
+			lag = strconv.FormatUint(*g.Lag, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%t\t%d\t%d\n", g.ID, g.Revision, lag, g.Ready, g.StaleMS, g.HeardAgo)
+	}
+	tw.Flush()
+}
+
+func gatewaysCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "gateways",
+		Usage: "list the gateways heard within 5s, with the view revision each applied and its lag behind the service",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
+			&cli.DurationFlag{Name: "wait", Value: 2 * time.Second, Usage: "how long to listen for heartbeats"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("%v (set --nats or USERLIFE_NATS)", err), exitError)
+			}
+			defer nc.Close()
+			r, err := listGateways(ctx, nc, cmd.Duration("wait"))
+			if err != nil {
+				return cli.Exit(err.Error(), exitError)
+			}
+			if cmd.Bool("json") {
+				b, _ := json.Marshal(r)
+				fmt.Println(string(b))
+				return nil
+			}
+			printGateways(os.Stdout, r)
+			return nil
+		},
+	}
+}
