@@ -84,7 +84,9 @@ type InvalidTokenError struct {
 	Err         error
 }
 
-func (e *InvalidTokenError) Error() string { return "invalid token: " + e.Description + ": " + e.Err.Error() }
+func (e *InvalidTokenError) Error() string {
+	return "invalid token: " + e.Description + ": " + e.Err.Error()
+}
 func (e *InvalidTokenError) Unwrap() error { return e.Err }
 
 // VerifierConfig tunes a JWTVerifier. The zero value is usable.
