@@ -194,7 +194,7 @@ func gatewayCommand() *cli.Command {
 			&cli.StringFlag{Name: "hs256-secret-file", Usage: "verify HS256 tokens with the secret in this file", Sources: env("hs256-secret-file")},
 			&cli.DurationFlag{Name: "max-staleness", Value: revocation.DefaultMaxStaleness, Usage: "refuse every token (503) after this long without news from the service", Sources: env("max-staleness")},
 			&cli.BoolFlag{Name: "fail-open", Usage: "let tokens through while the view is stale or not loaded (what the view knows still refuses)", Sources: env("fail-open")},
-			&cli.StringFlag{Name: "id", Value: defaultGatewayID(), Usage: "gateway id in heartbeats ([A-Za-z0-9_-], default hostname-pid)", Sources: env("id")},
+			&cli.StringFlag{Name: "id", Usage: "gateway id in heartbeats, [A-Za-z0-9_-] (default: hostname-pid)", Sources: env("id")},
 		},
 		Action: runGateway,
 	}
@@ -213,8 +213,12 @@ func runGateway(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	id := cmd.String("id")
+	if id == "" {
+		id = defaultGatewayID()
+	}
 	gw, err := StartGateway(ctx, GatewayConfig{
-		NATSURL: cmd.String("nats"), ID: cmd.String("id"), Upstream: upstream, Verifier: verifier,
+		NATSURL: cmd.String("nats"), ID: id, Upstream: upstream, Verifier: verifier,
 		MaxStaleness: cmd.Duration("max-staleness"), FailOpen: cmd.Bool("fail-open"), Logger: log,
 	})
 	if err != nil {

@@ -21,7 +21,7 @@ func tokenCommand() *cli.Command {
 		ArgsUsage: "--user ID [--sid S] [--ttl D]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "user", Usage: "the sub claim: a user id", Required: true},
-			&cli.StringFlag{Name: "sid", Usage: "the sid claim: a session id (`user revoke-session` revokes it)"},
+			&cli.StringFlag{Name: "sid", Usage: "the sid claim: a session id (what user revoke-session --session revokes)"},
 			&cli.DurationFlag{Name: "ttl", Value: 15 * time.Minute, Usage: "lifetime: exp is iat + ttl"},
 			&cli.StringFlag{Name: "hs256-secret-file", Usage: "file holding the HS256 secret (at least 32 bytes; trailing newlines are ignored)", Required: true, Sources: env("hs256-secret-file")},
 			&cli.StringFlag{Name: "iat", Usage: "issued-at time, RFC 3339 (default: now; whole seconds are kept)"},
