@@ -304,3 +304,74 @@ func TestGatewayFlags(t *testing.T) {
 		}
 	}
 }
+
+// The gateway command itself: it serves until its context ends, then
+// shuts down cleanly.
+func TestGatewayCommand(t *testing.T) {
+	t.Parallel()
+	f := startGatewayFixture(t)
+	f.confirmedUser(t, "dee")
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, f.secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hi %s", r.Header.Get(httpadapter.SubjectHeader))
+	}))
+	t.Cleanup(up.Close)
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- rootCommand().Run(ctx, []string{"userlife", "--log-level", "error", "gateway", "--listen", addr, "--upstream", up.URL,
+			"--nats", f.app.NATSURL, "--hs256-secret-file", secretFile, "--id", "gw-cmd"})
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get("http://" + addr + httpadapter.HealthPath)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("gateway stopped: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not healthy on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.url = "http://" + addr
+	f.want(t, f.mint(t, "dee", "", time.Now()), 200, "hi dee")
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("gateway returned %v, want nil after its context ended", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("gateway did not stop")
+	}
+}
+
+func TestDefaultGatewayID(t *testing.T) {
+	t.Parallel()
+	if id := defaultGatewayID(); !gatewayIDPattern.MatchString(id) || !strings.HasSuffix(id, fmt.Sprintf("-%d", os.Getpid())) {
+		t.Errorf("default id %q, want [A-Za-z0-9_-]{1,64} ending in the pid", id)
+	}
+}
+
+func TestPrintGatewaysNothingHeard(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	printGateways(&out, gatewayReport{})
+	want := "service revision unknown (no heartbeat on userlife.revocations.heartbeat; is `userlife serve` running?)\nno gateway heard\n"
+	if out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
