@@ -24,6 +24,7 @@ const (
 	// can cause: random kids must not turn the gateway into a JWKS
 	// hammer.
 	jwksUnknownKIDEvery = 10 * time.Second
+	jwksUnknownKIDWait  = 3 * time.Second
 	// MinHS256Secret is the shortest HS256 secret accepted: RFC 7518 §3.2
 	// asks for a key at least as long as the hash (256 bits).
 	MinHS256Secret = 32
@@ -127,8 +128,9 @@ func NewHS256Verifier(secret []byte, cfg VerifierConfig) (*JWTVerifier, error) {
 // NewJWKSVerifier accepts RS256, ES256 and EdDSA tokens signed with a key
 // of the JWK Set at url. It fetches the set before it returns (an
 // unreachable or empty URL is an error), again every RefreshInterval, and
-// when a token names a kid it does not know, at most once per 10 s. The
-// refreshes stop when ctx ends.
+// when a token names a kid it does not know, at most once per 10 s (that
+// request waits up to 3 s for the refetch; past the limit by more, the
+// token is refused at once). The refreshes stop when ctx ends.
 func NewJWKSVerifier(ctx context.Context, url string, cfg VerifierConfig) (*JWTVerifier, error) {
 	if cfg.RefreshInterval <= 0 {
 		cfg.RefreshInterval = DefaultJWKSRefresh
@@ -146,9 +148,10 @@ func NewJWKSVerifier(ctx context.Context, url string, cfg VerifierConfig) (*JWTV
 		NoErrorReturnFirstHTTPReq: &fail,
 		RefreshInterval:           cfg.RefreshInterval,
 		RefreshUnknownKID:         rate.NewLimiter(rate.Every(jwksUnknownKIDEvery), 1),
-		// A request never waits for the limiter: an unknown kid past the
-		// limit is refused at once rather than holding the request.
-		RateLimitWaitMax: time.Millisecond,
+		// Bounds both the wait for the limiter and the refetch itself, for
+		// the request that names an unknown kid: past the limit by more
+		// than this, the token is refused at once.
+		RateLimitWaitMax: jwksUnknownKIDWait,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(_ context.Context, err error) { log.Warn("JWKS refresh failed", "url", u, "err", err) }
 		},

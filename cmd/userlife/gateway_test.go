@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v3"
 
 	httpadapter "github.com/userlife/userlife/adapters/http"
@@ -210,22 +212,31 @@ func TestGatewayRevokedBeforeRounding(t *testing.T) {
 	t.Parallel()
 	f := startGatewayFixture(t)
 	f.confirmedUser(t, "cy")
-	f.do(t, &events.RevokeSessions{CommandMeta: events.CommandMeta{UserID: "cy", Actor: "test"}})
+	out := f.do(t, &events.RevokeSessions{CommandMeta: events.CommandMeta{UserID: "cy", Actor: "test"}})
 	_, js := natstest.Connect(t, f.app.NATSURL)
 	kv, err := js.KeyValue(t.Context(), natsadapter.RevocationsBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kve, err := kv.Get(t.Context(), "cy")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The outcome is in before the view has folded the event: wait for it.
 	var e revocation.Entry
-	if err := json.Unmarshal(kve.Value(), &e); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(15 * time.Second); e.Revision < out.EventSeq; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the view's entry for cy is at revision %d, want %d", e.Revision, out.EventSeq)
+		}
+		kve, err := kv.Get(t.Context(), "cy")
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(kve.Value(), &e); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if e.RevokedBefore.IsZero() {
-		t.Fatalf("entry %s has no revoked_before", kve.Value())
+		t.Fatalf("entry %+v has no revoked_before", e)
 	}
 	sameSecond := e.RevokedBefore.Truncate(time.Second)
 	if e.RevokedBefore.Equal(sameSecond) {
