@@ -5,18 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -272,143 +268,4 @@ func gatewayVerifier(ctx context.Context, cmd *cli.Command, log *slog.Logger) (h
 		return nil, cli.Exit(err.Error(), exitError)
 	}
 	return v, nil
-}
-
-// gatewayLive is how recently a gateway must have been heard to be listed.
-const gatewayLive = 5 * time.Second
-
-// gatewayStatus is one live gateway as `userlife gateways` lists it.
-type gatewayStatus struct {
-	gatewayBeat
-	// Lag is the service's revision minus the gateway's, when the service
-	// was heard (0 when the gateway is ahead of the service's last
-	// heartbeat, which happens between two of them).
-	Lag      *uint64 `json:"lag,omitempty"`
-	HeardAgo int64   `json:"heard_ms_ago"`
-}
-
-// gatewayReport is what listening for a while heard.
-type gatewayReport struct {
-	ServiceRevision *uint64         `json:"service_revision,omitempty"` // nil: no service heartbeat heard
-	Gateways        []gatewayStatus `json:"gateways"`
-}
-
-// listGateways listens for gateway and service heartbeats for wait and
-// reports the gateways heard within gatewayLive, sorted by id.
-func listGateways(ctx context.Context, nc *nats.Conn, wait time.Duration) (gatewayReport, error) {
-	type heard struct {
-		hb gatewayBeat
-		at time.Time
-	}
-	var (
-		mu      sync.Mutex
-		latest  = map[string]heard{}
-		service *uint64
-	)
-	gsub, err := nc.Subscribe(GatewaySubjectPrefix+"*", func(m *nats.Msg) {
-		var hb gatewayBeat
-		if json.Unmarshal(m.Data, &hb) != nil || hb.ID == "" {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		latest[hb.ID] = heard{hb: hb, at: time.Now()}
-	})
-	if err != nil {
-		return gatewayReport{}, err
-	}
-	defer gsub.Unsubscribe()
-	ssub, err := nc.Subscribe(natsadapter.HeartbeatSubject, func(m *nats.Msg) {
-		var hb natsadapter.Heartbeat
-		if json.Unmarshal(m.Data, &hb) != nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if service == nil || hb.Revision > *service {
-			service = &hb.Revision
-		}
-	})
-	if err != nil {
-		return gatewayReport{}, err
-	}
-	defer ssub.Unsubscribe()
-	if err := nc.FlushTimeout(5 * time.Second); err != nil {
-		return gatewayReport{}, err
-	}
-	select {
-	case <-ctx.Done():
-		return gatewayReport{}, ctx.Err()
-	case <-time.After(wait):
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	r := gatewayReport{ServiceRevision: service, Gateways: []gatewayStatus{}}
-	now := time.Now()
-	for _, h := range latest {
-		if now.Sub(h.at) > gatewayLive {
-			continue
-		}
-		s := gatewayStatus{gatewayBeat: h.hb, HeardAgo: now.Sub(h.at).Milliseconds()}
-		if service != nil {
-			lag := *service - min(*service, h.hb.Revision)
-			s.Lag = &lag
-		}
-		r.Gateways = append(r.Gateways, s)
-	}
-	slices.SortFunc(r.Gateways, func(a, b gatewayStatus) int { return strings.Compare(a.ID, b.ID) })
-	return r, nil
-}
-
-// printGateways writes the report as a table.
-func printGateways(w io.Writer, r gatewayReport) {
-	if r.ServiceRevision != nil {
-		fmt.Fprintf(w, "service revision %d\n", *r.ServiceRevision)
-	} else {
-		fmt.Fprintln(w, "service revision unknown (no heartbeat on "+natsadapter.HeartbeatSubject+"; is `userlife serve` running?)")
-	}
-	if len(r.Gateways) == 0 {
-		fmt.Fprintln(w, "no gateway heard")
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tREVISION\tLAG\tREADY\tSTALE_MS\tHEARD_MS_AGO")
-	for _, g := range r.Gateways {
-		lag := "?"
-		if g.Lag != nil {
-			lag = strconv.FormatUint(*g.Lag, 10)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%t\t%d\t%d\n", g.ID, g.Revision, lag, g.Ready, g.StaleMS, g.HeardAgo)
-	}
-	tw.Flush()
-}
-
-func gatewaysCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "gateways",
-		Usage: "list the gateways heard within 5s, with the view revision each applied and its lag behind the service",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
-			&cli.DurationFlag{Name: "wait", Value: 2 * time.Second, Usage: "how long to listen for heartbeats"},
-			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
-			if err != nil {
-				return cli.Exit(fmt.Sprintf("%v (set --nats or USERLIFE_NATS)", err), exitError)
-			}
-			defer nc.Close()
-			r, err := listGateways(ctx, nc, cmd.Duration("wait"))
-			if err != nil {
-				return cli.Exit(err.Error(), exitError)
-			}
-			if cmd.Bool("json") {
-				b, _ := json.Marshal(r)
-				fmt.Println(string(b))
-				return nil
-			}
-			printGateways(os.Stdout, r)
-			return nil
-		},
-	}
 }
