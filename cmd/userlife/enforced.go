@@ -30,23 +30,47 @@ type enforcement struct {
 	Took     time.Duration // from the command's publication
 }
 
-// waitEnforced waits until every live gateway (one that reports within
-// discover) has applied revision seq. since is when the command was sent.
-func waitEnforced(ctx context.Context, nc *nats.Conn, seq uint64, since time.Time, discover time.Duration) (enforcement, error) {
-	beats := make(chan gatewayBeat, 256)
+// enforcementWatch listens to gateway reports from before a command is
+// sent, so that a gateway applying the event at once is seen doing so.
+type enforcementWatch struct {
+	sub   *nats.Subscription
+	beats chan gatewayBeat
+}
+
+func watchEnforcement(nc *nats.Conn) (*enforcementWatch, error) {
+	w := &enforcementWatch{beats: make(chan gatewayBeat, 1024)}
 	sub, err := nc.Subscribe(GatewaySubjectPrefix+"*", func(m *nats.Msg) {
 		var b gatewayBeat
 		if json.Unmarshal(m.Data, &b) == nil && b.ID != "" {
+			b.At = time.Now() // when we heard it
 			select {
-			case beats <- b:
+			case w.beats <- b:
 			default:
 			}
 		}
 	})
 	if err != nil {
+		return nil, err
+	}
+	w.sub = sub
+	return w, nil
+}
+
+func (w *enforcementWatch) stop() { _ = w.sub.Unsubscribe() }
+
+// waitEnforced waits until every live gateway (one that reports within
+// discover) has applied revision seq. since is when the command was sent.
+func waitEnforced(ctx context.Context, nc *nats.Conn, seq uint64, since time.Time, discover time.Duration) (enforcement, error) {
+	w, err := watchEnforcement(nc)
+	if err != nil {
 		return enforcement{}, err
 	}
-	defer sub.Unsubscribe()
+	defer w.stop()
+	return w.wait(ctx, seq, since, discover)
+}
+
+func (w *enforcementWatch) wait(ctx context.Context, seq uint64, since time.Time, discover time.Duration) (enforcement, error) {
+	beats := w.beats
 	seen := map[string]uint64{}
 	done := map[string]time.Time{}
 	discovered := time.After(discover)
@@ -82,7 +106,7 @@ func waitEnforced(ctx context.Context, nc *nats.Conn, seq uint64, since time.Tim
 			seen[b.ID] = max(seen[b.ID], b.Revision)
 			if b.Revision >= seq {
 				if _, ok := done[b.ID]; !ok {
-					done[b.ID] = time.Now()
+					done[b.ID] = b.At
 				}
 			}
 		}

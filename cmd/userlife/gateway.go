@@ -118,9 +118,15 @@ func (g *Gateway) Heartbeat() gatewayBeat {
 // runHeartbeat publishes Heartbeat every GatewayHeartbeatEvery and logs
 // when the view turns stale or fresh again (once per change, not per
 // request).
+//
+// It also reports as soon as the applied revision changes (checked every
+// 2 ms), so `--wait-enforced` measures the propagation, not the heartbeat
+// period.
 func (g *Gateway) runHeartbeat(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(GatewayHeartbeatEvery)
 	defer t.Stop()
+	poll := time.NewTicker(2 * time.Millisecond)
+	defer poll.Stop()
 	wasReady := true
 	for {
 		hb := g.Heartbeat()
@@ -134,10 +140,19 @@ func (g *Gateway) runHeartbeat(ctx context.Context, log *slog.Logger) {
 		}
 		b, _ := json.Marshal(hb)
 		_ = g.nc.Publish(GatewaySubjectPrefix+g.ID, b)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		reported := hb.Revision
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				break wait
+			case <-poll.C:
+				if g.checker.Revision() != reported {
+					break wait
+				}
+			}
 		}
 	}
 }

@@ -58,7 +58,9 @@ func publishRaw(t *testing.T, js jetstream.JetStream, evs []events.Event) {
 		if _, err := js.PublishAsync(events.EventSubject(e.UserID, e.Type), data); err != nil {
 			t.Fatal(err)
 		}
-		if i%10_000 == 9_999 {
+		if i%1_000 == 999 {
+			// Stay well under the client's limit of outstanding async
+			// publishes (4,000), which a reconnect would otherwise hit.
 			waitAsync(ctx, t, js)
 		}
 	}

@@ -49,6 +49,13 @@ func TestProjectorSurvivesNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
+	for !js.Conn().IsConnected() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the client did not reconnect")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	publishRaw(t, js, evs[5000:])
 	for pr.Position() < uint64(len(evs)) {
 		select {

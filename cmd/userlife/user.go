@@ -125,6 +125,13 @@ func sendCommand(ctx context.Context, cmd *cli.Command, c events.Command) error 
 		fmt.Printf("sent %s command_id=%s\n", c.CommandName(), id)
 		return nil
 	}
+	var ew *enforcementWatch
+	if cmd.Bool("wait-enforced") {
+		if ew, err = watchEnforcement(nc); err != nil {
+			return cli.Exit(err.Error(), exitError)
+		}
+		defer ew.stop()
+	}
 	sentAt := time.Now()
 	out, err := client.Do(ctx, c)
 	if err != nil {
@@ -138,7 +145,7 @@ func sendCommand(ctx context.Context, cmd *cli.Command, c events.Command) error 
 	var enf *enforcement
 	var enfErr error
 	if cmd.Bool("wait-enforced") && out.Status == events.StatusAccepted && out.EventSeq != 0 {
-		e, err := waitEnforced(ctx, nc, out.EventSeq, sentAt, 1500*time.Millisecond)
+		e, err := ew.wait(ctx, out.EventSeq, sentAt, 1500*time.Millisecond)
 		if err != nil {
 			enfErr = err
 		} else {
