@@ -1,5 +1,5 @@
 // Package postgres keeps userlife's projections in PostgreSQL with pgx: the
-// users and audit read models, their checkpoints and failed events, the
+// users, audit and revocations read models, their checkpoints and failed events, the
 // queries over them, embedded schema migrations, and the build-aside-and-swap
 // rebuild behind `userlife replay`. Each projection applies a batch of stream
 // messages and its new checkpoint in one transaction, so a restart resumes at

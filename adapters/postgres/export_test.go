@@ -16,3 +16,9 @@ func SetBeforeCommit(s *Store, f func(ctx context.Context, tx pgx.Tx, checkpoint
 // SetShadowLimit makes rebuilds write to their shadow tables every n users
 // rows or audit messages, so small tests take the paths of large rebuilds.
 func SetShadowLimit(s *Store, n int) { s.shadowLimit = n }
+
+// MigrateUpTo applies the migrations up to version v only, as an older
+// build would have.
+func MigrateUpTo(ctx context.Context, dsn string, v int64) ([]string, error) {
+	return migrate(ctx, dsn, v)
+}

@@ -32,8 +32,11 @@ ON CONFLICT (projection, seq) DO UPDATE SET
 		checkpoint, seqs, subjects, errs, data, fs[0].At)
 }
 
-// Failures lists what each projection recorded as failed, by projection and
-// stream sequence. At is the last time the message failed.
+// Failures lists what the users and audit projections recorded as failed, by
+// projection and stream sequence. At is the last time the message failed.
+// The revocations projection's failures stay in failed_events (projection
+// "revocations") but are not listed: the fold verify compares with has no
+// revocations view.
 func (s *Store) Failures(ctx context.Context) ([]projections.Failure, error) {
 	rows, err := s.pool.Query(ctx, `
 SELECT projection, seq, subject, error, data, last_failed_at
@@ -54,13 +57,15 @@ FROM failed_events WHERE projection = ANY($1) ORDER BY projection, seq`, project
 	return fs, nil
 }
 
-// Positions returns every projection's checkpoint; one never applied is at 0.
+// Positions returns every projection's checkpoint, the revocations
+// projection's included; one never applied is at 0.
 func (s *Store) Positions(ctx context.Context) (map[string]uint64, error) {
-	pos := make(map[string]uint64)
-	for _, n := range projections.Names() {
+	names := append(projections.Names(), RevocationsProjection)
+	pos := make(map[string]uint64, len(names))
+	for _, n := range names {
 		pos[n] = 0
 	}
-	rows, err := s.pool.Query(ctx, `SELECT name, position FROM projection_checkpoints WHERE name = ANY($1)`, projections.Names())
+	rows, err := s.pool.Query(ctx, `SELECT name, position FROM projection_checkpoints WHERE name = ANY($1)`, names)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: positions: %w", err)
 	}

@@ -35,6 +35,12 @@ const migrateLockID int64 = 0x5f1a_2b3c
 // take turns on a PostgreSQL advisory lock, and the later ones find nothing
 // left to do.
 func Migrate(ctx context.Context, dsn string) ([]string, error) {
+	return migrate(ctx, dsn, 0)
+}
+
+// migrate applies the migrations up to version upTo, or all when it is 0
+// (tests stop earlier to upgrade a database an older build made).
+func migrate(ctx context.Context, dsn string, upTo int64) ([]string, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
@@ -62,7 +68,12 @@ func Migrate(ctx context.Context, dsn string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	results, err := p.Up(ctx)
+	var results []*goose.MigrationResult
+	if upTo > 0 {
+		results, err = p.UpTo(ctx, upTo)
+	} else {
+		results, err = p.Up(ctx)
+	}
 	applied := make([]string, 0, len(results))
 	for _, r := range results {
 		if r.Error == nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/userlife/userlife/adapters/postgres/pgtest"
 )
 
-var allMigrations = []string{"00001_projections.sql"}
+var allMigrations = []string{"00001_projections.sql", "00002_revocations.sql"}
 
 func TestOpenRefusesAnUnmigratedDatabase(t *testing.T) {
 	t.Parallel()
@@ -65,12 +65,12 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 // TestOpenRefusesAnOlderSchema: a database migrated by an older build
-// (here: its last migration undone in the history) is refused too.
+// (here: its first migration only) is refused too.
 func TestOpenRefusesAnOlderSchema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := migrated(t)
-	if _, err := rawPool(t, dsn).Exec(ctx, `DELETE FROM userlife_migrations WHERE version_id = 1`); err != nil {
+	dsn := pgtest.DSN(t)
+	if _, err := postgres.MigrateUpTo(ctx, dsn, 1); err != nil {
 		t.Fatal(err)
 	}
 	s, err := postgres.Open(ctx, dsn)

@@ -14,7 +14,7 @@ import (
 // projection holds the database.
 var ErrRebuildRunning = errors.New("postgres: a rebuild of this projection is already running")
 
-// Rebuild builds projection ("users" or "audit") aside and swaps it in,
+// Rebuild builds projection ("users", "audit" or "revocations") aside and swaps it in,
 // without stopping the live projector:
 //
 //   - it creates an empty shadow table (UNLOGGED, secondary indexes left for
@@ -48,23 +48,29 @@ func (s *Store) Rebuild(ctx context.Context, projection string, fill func(ctx co
 		live = liveUsers
 	case projections.Audit:
 		live = liveAudit
+	case RevocationsProjection:
+		live = liveRevocations
 	default:
-		return fmt.Errorf("unknown projection %q (want %s or %s)", projection, projections.Users, projections.Audit)
+		return fmt.Errorf("unknown projection %q (want %s, %s or %s)", projection, projections.Users, projections.Audit, RevocationsProjection)
 	}
 	sh := live.shadow()
 	// The projection fill writes through, and what must run once it is done
 	// for the shadow to hold everything fill applied.
 	var p projections.Projection
 	var flush func(context.Context) error
-	if projection == projections.Users {
+	switch projection {
+	case projections.Users:
 		u := s.shadowUsersAt(sh)
 		p, flush = u, u.flush
-	} else {
-		a := &bufferedShadow{p: s.auditAt(sh), limit: max(s.shadowLimit, 1)}
-		if s.shadowLimit <= 0 {
-			a.limit = shadowAuditBuffer
-		}
+	case projections.Audit:
+		a := s.bufferedShadow(s.auditAt(sh))
 		p, flush = a, a.flush
+	default:
+		// The live projection's way (fold the batch over the rows it
+		// touches, one upsert) over batches of 50,000: a user's entry is
+		// written about once per buffer.
+		r := s.bufferedShadow(s.revocationsAt(sh))
+		p, flush = r, r.flush
 	}
 
 	unlock, err := s.lockRebuild(ctx, projection)

@@ -113,8 +113,8 @@ func TestRebuildThatFailsChangesNothing(t *testing.T) {
 	requireFold(t, s, raw, msgs)
 	requireNoShadows(t, raw)
 
-	if err := s.Rebuild(ctx, "revocations", fillWith(msgs, 500)); err == nil {
-		t.Error("Rebuild(revocations) = nil, want an error for an unknown projection")
+	if err := s.Rebuild(ctx, "sessions", fillWith(msgs, 500)); err == nil {
+		t.Error("Rebuild(sessions) = nil, want an error for an unknown projection")
 	}
 
 	started, release := make(chan struct{}), make(chan struct{})

@@ -7,8 +7,8 @@ import (
 	"github.com/userlife/userlife/projections"
 )
 
-// shadowAuditBuffer is how many messages a rebuild of the audit gathers
-// before writing them in one transaction.
+// shadowAuditBuffer is how many messages a rebuild of the audit (or of the
+// revocations) gathers before writing them in one transaction.
 const shadowAuditBuffer = 50_000
 
 // bufferedShadow gathers the batches fill applies and hands them on in
@@ -26,6 +26,15 @@ type bufferedShadow struct {
 }
 
 var _ projections.Projection = (*bufferedShadow)(nil)
+
+// bufferedShadow wraps p, a projection over a shadow table.
+func (s *Store) bufferedShadow(p projections.Projection) *bufferedShadow {
+	b := &bufferedShadow{p: p, limit: shadowAuditBuffer}
+	if s.shadowLimit > 0 {
+		b.limit = s.shadowLimit
+	}
+	return b
+}
 
 func (b *bufferedShadow) Name() string { return b.p.Name() }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/userlife/userlife/projections"
 )
 
-// Store keeps the users and audit projections in PostgreSQL and answers
-// queries over them.
+// Store keeps the users, audit and revocations projections in PostgreSQL and
+// answers queries over them.
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
@@ -104,14 +104,15 @@ func (s *Store) Audit() projections.Projection { return s.auditAt(liveAudit) }
 // rebuild fills. checkpoint names both its projection_checkpoints row and
 // its failed_events rows.
 type target struct {
-	projection string // projections.Users or projections.Audit
+	projection string // projections.Users, projections.Audit or RevocationsProjection
 	table      string
 	checkpoint string
 }
 
 var (
-	liveUsers = target{projections.Users, "users", projections.Users}
-	liveAudit = target{projections.Audit, "audit_events", projections.Audit}
+	liveUsers       = target{projections.Users, "users", projections.Users}
+	liveAudit       = target{projections.Audit, "audit_events", projections.Audit}
+	liveRevocations = target{RevocationsProjection, "revocations", RevocationsProjection}
 )
 
 // shadow is the target a rebuild of live fills.

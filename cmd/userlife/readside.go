@@ -29,6 +29,10 @@ type stores struct {
 	maxLatency time.Duration // how long a projector batch waits to grow
 	close      func()
 	pg         *postgres.Store // when kind is "postgres"
+
+	// revocations is the revocation view as a PostgreSQL table, kept by
+	// serve beside the KV bucket; nil in memory.
+	revocations projections.Projection
 }
 
 // readSide runs one projector per projection and answers queries.
@@ -51,8 +55,10 @@ func startReadSide(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s
 		rs.projectors = append(rs.projectors, natsadapter.NewProjectors(js, []projections.Projection{st.users, st.audit}, cfg))
 	} else {
 		// In PostgreSQL, each projection's transactions run side by side.
-		for _, p := range []projections.Projection{st.users, st.audit} {
-			rs.projectors = append(rs.projectors, natsadapter.NewProjector(js, p, cfg))
+		for _, p := range []projections.Projection{st.users, st.audit, st.revocations} {
+			if p != nil {
+				rs.projectors = append(rs.projectors, natsadapter.NewProjector(js, p, cfg))
+			}
 		}
 	}
 	view, err := natsadapter.NewRevocationView(ctx, js, log)
