@@ -71,6 +71,7 @@ type Token struct {
 	Subject   string
 	SessionID string // "" when the token has no sid
 	IssuedAt  int64  // unix seconds
+	ExpiresAt int64  // unix seconds
 }
 
 // Verifier checks a compact JWT's signature and claims.
@@ -188,7 +189,8 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Token, error) {
 	if err != nil {
 		return Token{}, &InvalidTokenError{Description: v.describe(tok, err), Err: err}
 	}
-	return Token{Subject: c.Subject, SessionID: c.SessionID, IssuedAt: c.IssuedAt.Unix()}, nil
+	// exp is required (WithExpirationRequired), so ExpiresAt is set here.
+	return Token{Subject: c.Subject, SessionID: c.SessionID, IssuedAt: c.IssuedAt.Unix(), ExpiresAt: c.ExpiresAt.Unix()}, nil
 }
 
 // describe picks one fixed description for err, the most basic problem

@@ -88,7 +88,7 @@ func TestHS256VerifierClaims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := httpadapter.Token{Subject: "ann", SessionID: "s-1", IssuedAt: now.Add(-time.Minute).Unix()}
+	want := httpadapter.Token{Subject: "ann", SessionID: "s-1", IssuedAt: now.Add(-time.Minute).Unix(), ExpiresAt: now.Add(10 * time.Minute).Unix()}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}

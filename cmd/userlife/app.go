@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	httpadapter "github.com/userlife/userlife/adapters/http"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	wmintake "github.com/userlife/userlife/adapters/watermill"
 	"github.com/userlife/userlife/domain"
@@ -30,6 +31,13 @@ type ServeConfig struct {
 	CacheUsers  int           // users whose state is kept in memory
 	PostgresURL string        // PostgreSQL for the projections; empty: in memory
 	Logger      *slog.Logger
+	// HTTPListen is the HTTP address (GET /healthz, POST /v1/introspect);
+	// empty: no HTTP listener. `serve --http` defaults to DefaultHTTPListen.
+	HTTPListen string
+	// Verifier and IntrospectionTokens (the callers' bearer tokens) turn
+	// on token introspection; without both it answers 404.
+	Verifier            httpadapter.Verifier
+	IntrospectionTokens []string
 }
 
 // App is a running service: the embedded NATS server (unless external),
@@ -41,9 +49,12 @@ type App struct {
 	nc     *nats.Conn
 	intake *wmintake.Intake
 	read   *readSide
+	http   *httpSide
 	done   chan error
 	// NATSURL is where clients reach the NATS server.
 	NATSURL string
+	// HTTPAddr is the HTTP listener's address ("" without one).
+	HTTPAddr string
 }
 
 // Start brings the service up and returns once it consumes commands.
@@ -59,6 +70,13 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 			a.Close()
 		}
 	}()
+	if cfg.HTTPListen != "" {
+		var err error
+		if a.http, err = listenHTTP(cfg.HTTPListen); err != nil {
+			return nil, err
+		}
+		a.HTTPAddr = a.http.ln.Addr().String()
+	}
 	a.NATSURL = cfg.NATSURL
 	if a.NATSURL == "" {
 		dir, err := filepath.Abs(cfg.DataDir)
@@ -144,6 +162,11 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		st.close()
 		return nil, err
 	}
+	if a.http != nil {
+		if err := a.http.start(ctx, cfg, a.NATSURL, log); err != nil {
+			return nil, err
+		}
+	}
 	ok = true
 	return a, nil
 }
@@ -151,11 +174,15 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 // Done reports the intake stopping on its own.
 func (a *App) Done() <-chan error { return a.done }
 
-// Close stops taking commands, lets those in flight finish and be acked,
+// Close finishes the HTTP requests in flight and stops the listener, then
+// stops taking commands, lets those in flight finish and be acked,
 // then closes the connection and the embedded server. Commands not acked
 // stay queued for the next start.
 func (a *App) Close() error {
 	var errs error
+	if a.http != nil {
+		errs = errors.Join(errs, a.http.close())
+	}
 	if a.intake != nil {
 		errs = errors.Join(errs, a.intake.Close())
 	}

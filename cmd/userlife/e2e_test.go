@@ -63,10 +63,12 @@ type proc struct {
 	mu   *sync.Mutex
 }
 
-// startServe runs the binary and waits for its "serving" line.
+// startServe runs the binary and waits for its "serving" line. The HTTP
+// listener is off (the tests run several serves at once); args may turn it
+// on again.
 func startServe(t testing.TB, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"serve", "--ack-wait", "3s"}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"serve", "--ack-wait", "3s", "--http="}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

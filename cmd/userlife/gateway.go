@@ -201,8 +201,8 @@ func gatewayCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8081", Usage: "HTTP address to serve on", Sources: env("listen")},
 			&cli.StringFlag{Name: "upstream", Usage: "URL allowed requests are proxied to", Required: true, Sources: env("upstream")},
 			&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
-			&cli.StringFlag{Name: "jwks", Usage: "verify RS256/ES256/EdDSA tokens with the JWK Set at this URL", Sources: env("jwks")},
-			&cli.StringFlag{Name: "hs256-secret-file", Usage: "verify HS256 tokens with the secret in this file", Sources: env("hs256-secret-file")},
+			jwksFlag(),
+			hs256SecretFileFlag(),
 			&cli.DurationFlag{Name: "max-staleness", Value: revocation.DefaultMaxStaleness, Usage: "refuse every token (503) after this long without news from the service", Sources: env("max-staleness")},
 			&cli.BoolFlag{Name: "fail-open", Usage: "let tokens through while the view is stale or not loaded (what the view knows still refuses)", Sources: env("fail-open")},
 			&cli.StringFlag{Name: "id", Usage: "gateway id in heartbeats, [A-Za-z0-9_-] (default: hostname-pid)", Sources: env("id")},
@@ -260,13 +260,37 @@ func runGateway(ctx context.Context, cmd *cli.Command) error {
 	return nil
 }
 
+// The verifier flags, shared by gateway and serve.
+func jwksFlag() cli.Flag {
+	return &cli.StringFlag{Name: "jwks", Usage: "verify RS256/ES256/EdDSA tokens with the JWK Set at this URL", Sources: env("jwks")}
+}
+
+func hs256SecretFileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "hs256-secret-file", Usage: "verify HS256 tokens with the secret in this file", Sources: env("hs256-secret-file")}
+}
+
+// errOneVerifier is the message when not exactly one verifier flag is set.
+const errOneVerifier = "give exactly one of --jwks URL and --hs256-secret-file FILE"
+
 // gatewayVerifier builds the verifier from exactly one of --jwks and
 // --hs256-secret-file.
 func gatewayVerifier(ctx context.Context, cmd *cli.Command, log *slog.Logger) (httpadapter.Verifier, error) {
+	if cmd.String("jwks") == "" && cmd.String("hs256-secret-file") == "" {
+		return nil, cli.Exit(errOneVerifier, exitError)
+	}
+	return flagVerifier(ctx, cmd, log)
+}
+
+// flagVerifier builds the verifier of --jwks or --hs256-secret-file; nil
+// when neither is set, an error when both are. A JWKS is refetched until
+// ctx ends.
+func flagVerifier(ctx context.Context, cmd *cli.Command, log *slog.Logger) (httpadapter.Verifier, error) {
 	jwks, secretFile := cmd.String("jwks"), cmd.String("hs256-secret-file")
 	switch {
-	case (jwks == "") == (secretFile == ""):
-		return nil, cli.Exit("give exactly one of --jwks URL and --hs256-secret-file FILE", exitError)
+	case jwks == "" && secretFile == "":
+		return nil, nil
+	case jwks != "" && secretFile != "":
+		return nil, cli.Exit(errOneVerifier, exitError)
 	case jwks != "":
 		v, err := httpadapter.NewJWKSVerifier(ctx, jwks, httpadapter.VerifierConfig{Logger: log})
 		if err != nil {

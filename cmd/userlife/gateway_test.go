@@ -264,7 +264,7 @@ func TestMintToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (httpadapter.Token{Subject: "ann", SessionID: "s-1", IssuedAt: iat.Unix()}); got != want {
+	if want := (httpadapter.Token{Subject: "ann", SessionID: "s-1", IssuedAt: iat.Unix(), ExpiresAt: iat.Add(time.Hour).Unix()}); got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 	var c httpadapter.Claims

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/urfave/cli/v3"
+
+	httpadapter "github.com/userlife/userlife/adapters/http"
 )
 
 func serveCommand() *cli.Command {
@@ -23,23 +26,34 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long a command stays unacked before it is delivered again (after a crash)", Sources: env("ack-wait")},
 			&cli.IntFlag{Name: "cache-users", Value: 100_000, Usage: "users whose state the command handler keeps in memory (0 reads every user's full history per command)", Sources: env("cache-users")},
 			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "commands of each type handled at once by this process", Sources: env("concurrency")},
+			&cli.StringFlag{Name: "http", Value: DefaultHTTPListen, Usage: "HTTP address: GET /healthz, POST /v1/introspect (\"\" for none)", Sources: env("http")},
+			&cli.StringFlag{Name: "introspection-tokens-file", Usage: "turn on POST /v1/introspect for callers presenting a bearer token listed in this file (one a line; needs --jwks or --hs256-secret-file)", Sources: env("introspection-tokens-file")},
+			jwksFlag(),
+			hs256SecretFileFlag(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(cmd)
 			if err != nil {
 				return err
 			}
+			verifier, callers, off, err := introspectionFlags(ctx, cmd, log)
+			if err != nil {
+				return err
+			}
 			app, err := Start(ctx, ServeConfig{
-				DataDir:     cmd.String("data"),
-				NATSListen:  cmd.String("nats-listen"),
-				NATSURL:     cmd.String("nats"),
-				SyncAlways:  cmd.Bool("sync-always"),
-				Replicas:    int(cmd.Int("replicas")),
-				Concurrency: int(cmd.Int("concurrency")),
-				AckWait:     cmd.Duration("ack-wait"),
-				CacheUsers:  int(cmd.Int("cache-users")),
-				PostgresURL: cmd.String("postgres"),
-				Logger:      log,
+				DataDir:             cmd.String("data"),
+				NATSListen:          cmd.String("nats-listen"),
+				NATSURL:             cmd.String("nats"),
+				SyncAlways:          cmd.Bool("sync-always"),
+				Replicas:            int(cmd.Int("replicas")),
+				Concurrency:         int(cmd.Int("concurrency")),
+				AckWait:             cmd.Duration("ack-wait"),
+				CacheUsers:          int(cmd.Int("cache-users")),
+				PostgresURL:         cmd.String("postgres"),
+				Logger:              log,
+				HTTPListen:          cmd.String("http"),
+				Verifier:            verifier,
+				IntrospectionTokens: callers,
 			})
 			if err != nil {
 				return cli.Exit(err.Error(), exitError)
@@ -47,6 +61,13 @@ func serveCommand() *cli.Command {
 			where := "external NATS " + app.NATSURL
 			if cmd.String("nats") == "" {
 				where = fmt.Sprintf("embedded NATS %s (data in %s)", app.NATSURL, cmd.String("data"))
+			}
+			if app.HTTPAddr != "" {
+				where += "; HTTP on http://" + app.HTTPAddr + " (GET /healthz, POST /v1/introspect"
+				if off != "" {
+					where += " off: " + off
+				}
+				where += ")"
 			}
 			fmt.Fprintf(os.Stderr, "userlife serving on %s; projections in %s; commands on userlife.cmd.<Command>, events on userlife.events.>; Ctrl-C to stop\n",
 				where, app.read.st.kind)
@@ -64,4 +85,33 @@ func serveCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// introspectionFlags builds what POST /v1/introspect needs from
+// --introspection-tokens-file and --jwks or --hs256-secret-file. With
+// either half missing it is off, and off says what would turn it on
+// (not an error: USERLIFE_HS256_SECRET_FILE may be exported for `token
+// mint` in the same shell).
+func introspectionFlags(ctx context.Context, cmd *cli.Command, log *slog.Logger) (httpadapter.Verifier, []string, string, error) {
+	tokensFile := cmd.String("introspection-tokens-file")
+	hasVerifier := cmd.String("jwks") != "" || cmd.String("hs256-secret-file") != ""
+	switch {
+	case cmd.String("http") == "":
+		return nil, nil, "", nil
+	case tokensFile == "" && !hasVerifier:
+		return nil, nil, "needs --introspection-tokens-file and --jwks or --hs256-secret-file", nil
+	case tokensFile == "":
+		return nil, nil, "needs --introspection-tokens-file", nil
+	case !hasVerifier:
+		return nil, nil, "needs --jwks or --hs256-secret-file", nil
+	}
+	callers, err := readCallerTokens(tokensFile)
+	if err != nil {
+		return nil, nil, "", cli.Exit(err.Error(), exitError)
+	}
+	v, err := flagVerifier(ctx, cmd, log)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return v, callers, "", nil
 }
