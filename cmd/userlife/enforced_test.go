@@ -40,7 +40,7 @@ func TestWaitEnforced(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	got, err := waitEnforced(ctx, nc, 10, time.Now(), 300*time.Millisecond)
+	got, err := waitEnforced(ctx, nc, 10, time.Now(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,9 +49,9 @@ func TestWaitEnforced(t *testing.T) {
 	}
 
 	// A gateway that never catches up makes the wait fail with its name.
-	short, cancel2 := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	short, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel2()
-	if _, err := waitEnforced(short, nc, 99, time.Now(), 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "gw-a at 10") {
+	if _, err := waitEnforced(short, nc, 99, time.Now(), time.Second); err == nil || !strings.Contains(err.Error(), "gw-a at 10") {
 		t.Errorf("waiting for revision 99: err %v, want it to name gw-a at 10", err)
 	}
 }
