@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,6 +24,7 @@ type RevocationSink interface {
 // RevocationWatcher follows the KV bucket userlife_revocations and the
 // heartbeat into a sink: what a gateway runs.
 type RevocationWatcher struct {
+	mu     sync.Mutex
 	kvw    jetstream.KeyWatcher
 	hb     *nats.Subscription
 	cancel context.CancelFunc
@@ -89,23 +91,74 @@ func WatchRevocations(ctx context.Context, js jetstream.JetStream, sink Revocati
 		}
 	}
 	sink.Load(snapshot, rev)
-	go func() {
-		defer close(w.done)
-		for e := range kvw.Updates() {
+	go w.follow(wctx, kv, js.Conn(), kvw, decode, sink, log)
+	return w, nil
+}
+
+// rewatchCheck is how often the watcher looks for a reconnect.
+const rewatchCheck = 50 * time.Millisecond
+
+// follow applies updates until ctx ends. After the connection reconnects it
+// watches the bucket afresh: the watch's server-side consumer may have gone
+// with the server, and nats.go would notice only after missing its idle
+// heartbeats (up to ~20 s), while the service heartbeat, a plain
+// subscription, would already say the view is fresh. The new watch's
+// initial values replay every entry; older revisions are ignored by Apply.
+func (w *RevocationWatcher) follow(ctx context.Context, kv jetstream.KeyValue, nc *nats.Conn, kvw jetstream.KeyWatcher,
+	decode func(jetstream.KeyValueEntry) (revocation.Entry, bool), sink RevocationSink, log *slog.Logger) {
+	defer close(w.done)
+	reconnects := nc.Stats().Reconnects
+	tick := time.NewTicker(rewatchCheck)
+	defer tick.Stop()
+	updates := kvw.Updates()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-updates:
+			if !ok {
+				kvw, updates = nil, nil // closed: the next tick watches again
+				continue
+			}
 			if e == nil {
 				continue
 			}
 			if r, ok := decode(e); ok {
 				sink.Apply(r)
 			}
+		case <-tick.C:
+			n := nc.Stats().Reconnects
+			if n == reconnects && kvw != nil {
+				continue
+			}
+			if !nc.IsConnected() {
+				continue
+			}
+			if kvw != nil {
+				_ = kvw.Stop()
+			}
+			next, err := kv.WatchAll(ctx)
+			if err != nil {
+				log.Warn("revocation view: watching again after a reconnect failed; retrying", "err", err)
+				kvw, updates = nil, nil
+				continue
+			}
+			log.Info("revocation view: watching again after a reconnect")
+			reconnects, kvw, updates = n, next, next.Updates()
+			w.mu.Lock()
+			w.kvw = next
+			w.mu.Unlock()
 		}
-	}()
-	return w, nil
+	}
 }
 
 // Stop ends the watch.
 func (w *RevocationWatcher) Stop() {
 	w.cancel()
-	_ = w.kvw.Stop()
+	w.mu.Lock()
+	if w.kvw != nil {
+		_ = w.kvw.Stop()
+	}
+	w.mu.Unlock()
 	_ = w.hb.Unsubscribe()
 }
