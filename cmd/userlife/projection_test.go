@@ -161,7 +161,15 @@ func TestProjectorSurvivesTerminatedConnections(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	t.Logf("terminated %d backends during the catch-up", terminated)
-	rep := requireVerified(t, js, st)
+	// Verify through a fresh pool: connections the terminator killed while
+	// idle in st's pool fail once on their next use (pgxpool pings only
+	// connections idle for more than a second).
+	fresh, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	rep := requireVerified(t, js, fresh)
 	if rep.Positions[projections.Users] != 100_000 || rep.Positions[projections.Audit] != 100_000 {
 		t.Errorf("positions %v, want 100000 each", rep.Positions)
 	}
