@@ -48,6 +48,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	// pgxpool pings a connection on acquire only after a second idle, so
+	// after a PostgreSQL restart or killed backends the first query on
+	// each connection idle for less than that failed once. Pinging after
+	// 100 ms idle costs a round trip only on a quiet pool.
+	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool {
+		return p.IdleDuration > 100*time.Millisecond
+	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		// pgxpool's default, max(4, CPUs), is taken whole by two projectors,
 		// a rebuild and the query service on a small machine: queries then
