@@ -37,12 +37,8 @@ func (c *Client) Results() *Results { return c.results }
 // once.
 func (c *Client) Send(ctx context.Context, cmd events.Command) (string, error) {
 	m := cmd.Meta()
-	if m.CommandID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return "", err
-		}
-		m.CommandID = id.String()
+	if err := assignCommandID(m); err != nil {
+		return "", err
 	}
 	data, err := events.EncodeCommand(cmd)
 	if err != nil {
@@ -63,12 +59,8 @@ func (c *Client) Send(ctx context.Context, cmd events.Command) (string, error) {
 // Do sends cmd and waits for its outcome.
 func (c *Client) Do(ctx context.Context, cmd events.Command) (events.Outcome, error) {
 	m := cmd.Meta()
-	if m.CommandID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return events.Outcome{}, err
-		}
-		m.CommandID = id.String()
+	if err := assignCommandID(m); err != nil {
+		return events.Outcome{}, err
 	}
 	w, err := c.results.Watch(m.CommandID)
 	if err != nil {
@@ -79,4 +71,17 @@ func (c *Client) Do(ctx context.Context, cmd events.Command) (events.Outcome, er
 		return events.Outcome{}, err
 	}
 	return w.Wait(ctx)
+}
+
+// assignCommandID gives a command without an id a new UUIDv7.
+func assignCommandID(m *events.CommandMeta) error {
+	if m.CommandID != "" {
+		return nil
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	m.CommandID = id.String()
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,7 +70,7 @@ func replayCommand() *cli.Command {
 			}
 			names := projections.Names()
 			if p := cmd.String("projection"); p != "all" {
-				if !contains(names, p) {
+				if !slices.Contains(names, p) {
 					return cli.Exit(fmt.Sprintf("--projection %q: want %s or all", p, strings.Join(names, ", ")), exitError)
 				}
 				names = []string{p}
@@ -115,13 +116,4 @@ func rebuildPostgres(ctx context.Context, js jetstream.JetStream, pg *postgres.S
 		})
 	}
 	return nest(ctx, 0, nil)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -47,9 +47,8 @@ func lifecycle(users int) []events.Event {
 
 // publishRaw appends events straight to the stream, asynchronously: a fast
 // way to make a long history.
-func publishRaw(t *testing.T, js jetstream.JetStream, evs []events.Event) {
+func publishRaw(t testing.TB, js jetstream.JetStream, evs []events.Event) {
 	t.Helper()
-	ctx := context.Background()
 	for i, e := range evs {
 		data, err := events.Encode(e)
 		if err != nil {
@@ -61,20 +60,19 @@ func publishRaw(t *testing.T, js jetstream.JetStream, evs []events.Event) {
 		if i%1_000 == 999 {
 			// Stay well under the client's limit of outstanding async
 			// publishes (4,000), which a reconnect would otherwise hit.
-			waitAsync(ctx, t, js)
+			waitAsync(t, js)
 		}
 	}
-	waitAsync(ctx, t, js)
+	waitAsync(t, js)
 }
 
-func waitAsync(ctx context.Context, t *testing.T, js jetstream.JetStream) {
+func waitAsync(t testing.TB, js jetstream.JetStream) {
 	t.Helper()
 	select {
 	case <-js.PublishAsyncComplete():
 	case <-time.After(60 * time.Second):
 		t.Fatal("async publishes not acknowledged within 60s")
 	}
-	_ = ctx
 }
 
 // pgStore opens a migrated store on a fresh database and returns its DSN.

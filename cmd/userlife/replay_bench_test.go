@@ -38,22 +38,7 @@ func benchEvents(b *testing.B) int {
 func benchStream(b *testing.B, n int) jetstream.JetStream {
 	b.Helper()
 	_, js := natstest.Provisioned(b)
-	evs := lifecycle(n / 5)
-	ctx := context.Background()
-	for i, e := range evs {
-		data, err := events.Encode(e)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := js.PublishAsync(events.EventSubject(e.UserID, e.Type), data); err != nil {
-			b.Fatal(err)
-		}
-		if i%10_000 == 9_999 {
-			<-js.PublishAsyncComplete()
-		}
-	}
-	<-js.PublishAsyncComplete()
-	_ = ctx
+	publishRaw(b, js, lifecycle(n/5))
 	return js
 }
 
