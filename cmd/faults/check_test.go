@@ -212,7 +212,8 @@ func runVerify(t *testing.T, js jetstream.JetStream, natsURL, pgURL string, last
 	if pgURL != "" {
 		args = append(args, "--postgres", pgURL)
 	}
-	out, err := exec.CommandContext(ctx, userlifeBin, args...).CombinedOutput()
+	userlife, _ := binaries(t)
+	out, err := exec.CommandContext(ctx, userlife, args...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "OK: projections equal the fold of the stream") {
 		t.Errorf("userlife verify: %v\n%s", err, out)
 		return
@@ -312,12 +313,17 @@ func report(t *testing.T, f figures, faults []fault, probes ...probe) {
 	t.Helper()
 	for _, ft := range faults {
 		for i, p := range probes {
-			line := fmt.Sprintf("fault %q: %s: first progress %s, caught up (%d) %s after the ",
-				ft.name, p.what, fmtDur(p.m.firstMoveAfter(ft.repaired)), ft.backlog[i], fmtDur(p.m.reachedAfter(ft.repaired, ft.backlog[i])))
+			line := fmt.Sprintf("fault %q: %s: first progress %s after the injection", ft.name, p.what, fmtDur(p.m.firstMoveAfter(ft.injected)))
+			if !ft.repaired.Equal(ft.injected) {
+				line += fmt.Sprintf(" (+%d while down %s), %s after the repair",
+					p.m.valueAt(ft.repaired)-p.m.valueAt(ft.injected), ft.repaired.Sub(ft.injected).Round(time.Millisecond),
+					fmtDur(p.m.firstMoveAfter(ft.repaired)))
+			}
+			line += fmt.Sprintf("; caught up with the backlog (%d) %s after the ", ft.backlog[i], fmtDur(p.m.reachedAfter(ft.repaired, ft.backlog[i])))
 			if ft.repaired.Equal(ft.injected) {
 				line += "injection"
 			} else {
-				line += fmt.Sprintf("repair (repaired %s after the injection)", ft.repaired.Sub(ft.injected).Round(time.Millisecond))
+				line += "repair"
 			}
 			t.Log(line)
 		}

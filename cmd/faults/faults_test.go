@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -106,7 +107,11 @@ func TestFaultCluster(t *testing.T) {
 	s.inject("SIGKILL the USERLIFE_EVENTS leader ("+leader+")", node(leader).kill, 2*time.Second, func() { node(leader).restart(t) })
 	s.finish()
 	after := eventsCluster(t, s.js)
-	t.Logf("USERLIFE_EVENTS after the faults: leader %s, replicas %+v", after.Leader, after.Replicas)
+	var replicas []string
+	for _, r := range after.Replicas {
+		replicas = append(replicas, fmt.Sprintf("%s current=%v", r.Name, r.Current))
+	}
+	t.Logf("USERLIFE_EVENTS after the faults: leader %s, replicas %v", after.Leader, replicas)
 }
 
 // TestFaultTwoServes: two serve processes (race detector on) share the

@@ -255,6 +255,20 @@ func (m *monitor) firstMoveAfter(at time.Time) time.Duration {
 	return -1
 }
 
+// valueAt is the last sample taken at or before at.
+func (m *monitor) valueAt(at time.Time) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var v uint64
+	for _, s := range m.samples {
+		if s.at.After(at) {
+			break
+		}
+		v = s.v
+	}
+	return v
+}
+
 // reachedAfter is the time from at to the first sample at or above v, or
 // -1 if it was never reached.
 func (m *monitor) reachedAfter(at time.Time, v uint64) time.Duration {

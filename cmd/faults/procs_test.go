@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -162,6 +163,7 @@ func freePort(t *testing.T) int {
 func startNATS(t *testing.T) (*process, string) {
 	t.Helper()
 	port := freePort(t)
+	_, natsBin := binaries(t)
 	p := startProcess(t, "nats-server", natsBin, "Server is ready",
 		"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", t.TempDir(), "-n", "faults")
 	return p, fmt.Sprintf("nats://127.0.0.1:%d", port)
@@ -181,6 +183,7 @@ func startCluster(t *testing.T) ([]*process, string) {
 		routeURLs = append(routeURLs, fmt.Sprintf("nats://127.0.0.1:%d", routes[i]))
 		clientURLs = append(clientURLs, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
 	}
+	_, natsBin := binaries(t)
 	nodes := make([]*process, 3)
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
@@ -201,7 +204,29 @@ func startCluster(t *testing.T) ([]*process, string) {
 			t.Fatal(err)
 		}
 	}
-	return nodes, strings.Join(clientURLs, ",")
+	urls := strings.Join(clientURLs, ",")
+	waitJetStream(t, urls)
+	return nodes, urls
+}
+
+// waitJetStream waits (up to a minute) until the cluster has elected a
+// JetStream meta leader and answers account info.
+func waitJetStream(t *testing.T, urls string) {
+	t.Helper()
+	js := connect(t, urls)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := js.AccountInfo(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster's JetStream is not ready after a minute: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // startServe runs `userlife serve` against an external NATS server with
@@ -210,5 +235,6 @@ func startCluster(t *testing.T) ([]*process, string) {
 func startServe(t *testing.T, natsURL string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"--log-level", "debug", "serve", "--http=", "--ack-wait", "3s", "--nats", natsURL}, extra...)
+	userlifeBin, _ := binaries(t)
 	return startProcess(t, "serve", userlifeBin, "userlife serving on", args...)
 }
