@@ -77,8 +77,10 @@ func TestFaultPostgres(t *testing.T) {
 }
 
 // TestFaultCluster: a 3-node JetStream cluster with R3 streams; a follower
-// of USERLIFE_EVENTS is killed under load and brought back, then the
-// stream's leader is killed and brought back.
+// of USERLIFE_EVENTS is killed under load and brought back five seconds
+// later, then the stream's leader is killed and brought back eight seconds
+// later (long enough for the two others to elect a new leader and go on
+// without it).
 func TestFaultCluster(t *testing.T) {
 	t.Parallel()
 	nodes, urls := startCluster(t)
@@ -97,14 +99,14 @@ func TestFaultCluster(t *testing.T) {
 	s.at(1.0 / 4)
 	info := eventsCluster(t, s.js)
 	follower := info.Replicas[0].Name
-	t.Logf("USERLIFE_EVENTS: leader %s, killing follower %s", info.Leader, follower)
-	s.inject("SIGKILL a follower node ("+follower+")", node(follower).kill, 2*time.Second, func() { node(follower).restart(t) })
+	t.Logf("USERLIFE_EVENTS: leader %s, killing follower %s, which leads %v", info.Leader, follower, ledBy(t, s.js, follower))
+	s.inject("SIGKILL a follower node ("+follower+")", node(follower).kill, 5*time.Second, func() { node(follower).restart(t) })
 	waitReplicasCurrent(t, s.js)
 
 	s.at(2.0 / 3)
 	leader := eventsCluster(t, s.js).Leader
-	t.Logf("killing the leader of USERLIFE_EVENTS, %s", leader)
-	s.inject("SIGKILL the USERLIFE_EVENTS leader ("+leader+")", node(leader).kill, 2*time.Second, func() { node(leader).restart(t) })
+	t.Logf("killing the leader of USERLIFE_EVENTS, %s, which leads %v", leader, ledBy(t, s.js, leader))
+	s.inject("SIGKILL the USERLIFE_EVENTS leader ("+leader+")", node(leader).kill, 8*time.Second, func() { node(leader).restart(t) })
 	s.finish()
 	after := eventsCluster(t, s.js)
 	var replicas []string
@@ -128,6 +130,38 @@ func TestFaultTwoServes(t *testing.T) {
 	if a.commandsHandled() == 0 || b.commandsHandled() == 0 {
 		t.Errorf("the two serves did not share the queue: A handled %d, B %d", a.commandsHandled(), b.commandsHandled())
 	}
+}
+
+// ledBy lists the streams and consumers (each a Raft group) whose leader is
+// node: killing the node stalls them until the others elect a new leader.
+func ledBy(t *testing.T, js jetstream.JetStream, node string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var led []string
+	streams := js.ListStreams(ctx)
+	for info := range streams.Info() {
+		if info.Cluster != nil && info.Cluster.Leader == node {
+			led = append(led, info.Config.Name)
+		}
+		s, err := js.Stream(ctx, info.Config.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		consumers := s.ListConsumers(ctx)
+		for ci := range consumers.Info() {
+			if ci.Cluster != nil && ci.Cluster.Leader == node {
+				led = append(led, info.Config.Name+"/"+ci.Name)
+			}
+		}
+		if err := consumers.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := streams.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return led
 }
 
 // lastEvent is the sequence of the last event in USERLIFE_EVENTS.
