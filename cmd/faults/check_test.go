@@ -138,6 +138,37 @@ func waitAllOutcomes(t *testing.T, js jetstream.JetStream, n int) {
 	}
 }
 
+// waitQueueDrained waits (up to two minutes) until the command queue is
+// empty: every command acknowledged, so none can be delivered and answered
+// again while the ledger is read. (A command whose acknowledgement was lost
+// is answered a second time; the results stream then replaces its outcome
+// with a copy at a higher sequence, which a reader that has already passed
+// that point would miss.)
+func waitQueueDrained(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var last jetstream.StreamState
+	for {
+		s, err := js.Stream(ctx, natsadapter.CommandStream)
+		if err == nil {
+			info, err := s.Info(ctx)
+			if err == nil {
+				if info.State.Msgs == 0 {
+					return
+				}
+				last = info.State
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Errorf("the command queue still holds %d commands after two minutes", last.Msgs)
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // prove checks the ledger against the commands sent: one outcome each, one
 // event per accepted command and none for the others, no event from a
 // command nobody sent.

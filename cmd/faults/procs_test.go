@@ -24,9 +24,12 @@ type process struct {
 	args  []string
 	ready string // a line that says the process is up
 
-	mu    sync.Mutex
-	logs  []byte
-	raced bool
+	mu   sync.Mutex
+	logs []byte
+	// notable keeps every line that is not at debug level, whatever the
+	// size of logs.
+	notable []byte
+	raced   bool
 	// handled counts "command handled" lines (serve at debug level).
 	handled int
 	cmd     *exec.Cmd
@@ -76,6 +79,10 @@ func (p *process) start() error {
 			p.logs = append(p.logs, '\n')
 			if len(p.logs) > 2*keepLogs {
 				p.logs = append([]byte(nil), p.logs[len(p.logs)-keepLogs:]...)
+			}
+			if !strings.Contains(line, "level=DEBUG") {
+				p.notable = append(p.notable, line...)
+				p.notable = append(p.notable, '\n')
 			}
 			if strings.Contains(line, "WARNING: DATA RACE") {
 				p.raced = true
@@ -128,6 +135,15 @@ func (p *process) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return string(p.logs)
+}
+
+// report is the process's lines above debug level, then the last 32 KB of
+// everything.
+func (p *process) report() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tail := p.logs[max(0, len(p.logs)-32<<10):]
+	return "lines above debug level:\n" + string(p.notable) + "\nlast lines:\n" + string(tail)
 }
 
 func (p *process) commandsHandled() int {

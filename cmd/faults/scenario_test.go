@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
 )
 
@@ -123,10 +124,14 @@ func (s *scenario) finish() figures {
 		t.Fatalf("load: %v", err)
 	}
 	waitAllOutcomes(t, s.js, len(s.ids))
+	waitQueueDrained(t, s.js)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	l := readLedger(ctx, t, s.js)
 	f := prove(t, l, s.ids, s.sender.retries.Load())
+	if f.lost > 0 {
+		s.explainLost(ctx, l)
+	}
 	runVerify(t, s.js, s.natsURL, s.pgURL, l.lastEventSq)
 	checkRevocations(t, s.js, l)
 	for _, p := range s.probes {
@@ -138,8 +143,47 @@ func (s *scenario) finish() figures {
 	}
 	if t.Failed() {
 		for _, p := range s.serves {
-			t.Logf("%s output:\n%s", p.name, p.output())
+			t.Logf("%s output:\n%s", p.name, p.report())
 		}
 	}
 	return f
+}
+
+// explainLost logs, for commands without an outcome in the ledger, what
+// the results stream answers about them now: the stream's state, a second
+// full reading, and a lookup of each one's subject.
+func (s *scenario) explainLost(ctx context.Context, l ledger) {
+	t := s.t
+	t.Helper()
+	st, err := s.js.Stream(ctx, natsadapter.ResultsStream)
+	if err != nil {
+		t.Logf("results stream: %v", err)
+		return
+	}
+	if info, err := st.Info(ctx); err == nil {
+		t.Logf("results stream now: %+v; cluster %+v", info.State, info.Cluster)
+	}
+	again := readLedger(ctx, t, s.js)
+	var lost, foundAgain int
+	shown := 0
+	for _, id := range s.ids {
+		if _, ok := l.outcomes[id]; ok {
+			continue
+		}
+		lost++
+		if _, ok := again.outcomes[id]; ok {
+			foundAgain++
+		}
+		if shown == 10 {
+			continue
+		}
+		shown++
+		m, err := st.GetLastMsgForSubject(ctx, events.ResultSubject(id))
+		if err != nil {
+			t.Logf("lost %s: last message for its subject: %v", id, err)
+			continue
+		}
+		t.Logf("lost %s: the stream has it at seq %d: %s", id, m.Sequence, m.Data)
+	}
+	t.Logf("%d commands had no outcome in the ledger; reading the stream again found %d of them (%d outcomes in all)", lost, foundAgain, len(again.outcomes))
 }
