@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -56,6 +57,52 @@ func (r *Results) Get(ctx context.Context, commandID string) (events.Outcome, er
 		return events.Outcome{}, err
 	}
 	return events.DecodeOutcome(m.Data)
+}
+
+// Stored returns the stored outcome of commandID and whether there is one
+// (the command intake's OutcomeStore). Unlike Get it asks the stream's
+// leader: a direct get may be answered by a follower that has not stored
+// an outcome written a moment ago, and the intake relies on the answer to
+// tell a command answered before from a new one.
+func (r *Results) Stored(ctx context.Context, commandID string) (events.Outcome, bool, error) {
+	if !events.ValidID(commandID) {
+		return events.Outcome{}, false, fmt.Errorf("invalid command id %q", commandID)
+	}
+	req, err := json.Marshal(map[string]string{"last_by_subj": events.ResultSubject(commandID)})
+	if err != nil {
+		return events.Outcome{}, false, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
+	resp, err := r.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+ResultsStream, req)
+	if err != nil {
+		return events.Outcome{}, false, fmt.Errorf("read the outcome of %s: %w", commandID, err)
+	}
+	var body struct {
+		Error   *jetstream.APIError `json:"error"`
+		Message *struct {
+			Data []byte `json:"data"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(resp.Data, &body); err != nil {
+		return events.Outcome{}, false, fmt.Errorf("read the outcome of %s: %w", commandID, err)
+	}
+	switch {
+	case body.Error != nil && body.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return events.Outcome{}, false, nil
+	case body.Error != nil:
+		return events.Outcome{}, false, fmt.Errorf("read the outcome of %s: %w", commandID, body.Error)
+	case body.Message == nil:
+		return events.Outcome{}, false, fmt.Errorf("read the outcome of %s: empty answer", commandID)
+	}
+	o, err := events.DecodeOutcome(body.Message.Data)
+	if err != nil {
+		return events.Outcome{}, false, err
+	}
+	return o, true, nil
 }
 
 // Watch subscribes to the outcome of commandID before the command is sent;

@@ -128,3 +128,25 @@ func TestResultsWaitGivesUpWithContext(t *testing.T) {
 		t.Errorf("Wait for an outcome never published error = %v, want context.DeadlineExceeded", err)
 	}
 }
+
+// Stored (read from the stream's leader) tells a command with an outcome
+// from one without, and returns the outcome as stored.
+func TestResultsStored(t *testing.T) {
+	t.Parallel()
+	_, r := newResults(t)
+	ctx := testContext(t)
+	if _, found, err := r.Stored(ctx, "c-none"); err != nil || found {
+		t.Fatalf("Stored before any outcome: found %v, err %v; want not found, no error", found, err)
+	}
+	want := outcome("c-stored")
+	if err := r.Publish(ctx, want); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	got, found, err := r.Stored(ctx, want.CommandID)
+	if err != nil || !found || got != want {
+		t.Fatalf("Stored: got %+v, %v, %v; want %+v, true, nil", got, found, err, want)
+	}
+	if _, _, err := r.Stored(ctx, "bad.id"); err == nil {
+		t.Errorf("Stored with an invalid id: no error")
+	}
+}
