@@ -29,6 +29,7 @@ type scenario struct {
 	setup    int          // setup commands (all answered before the load)
 	sent     atomic.Int64 // load commands acknowledged by the queue
 	outcomes *monitor
+	copies   *copies
 	probes   []probe
 	faults   []fault
 	serves   []*process
@@ -42,6 +43,7 @@ func newScenario(t *testing.T, natsURL string, users int, serves ...*process) *s
 	t.Helper()
 	s := &scenario{t: t, natsURL: natsURL, js: connect(t, natsURL), serves: serves}
 	s.sender = newSender(t, s.js)
+	s.copies = watchCopies(t, s.js.Conn())
 	s.outcomes = startMonitor(t, outcomesStored(s.js))
 	s.probes = []probe{{"outcomes", s.outcomes, func() uint64 { return uint64(s.setup + int(s.sent.Load())) }}}
 	pop := newPopulation(t.Name(), users)
@@ -138,6 +140,14 @@ func (s *scenario) finish() figures {
 		p.m.close()
 	}
 	report(t, f, s.faults, s.probes...)
+	diff, repeated := s.copies.differing()
+	t.Logf("copies: %d commands seen answered more than once, %d of them differently", repeated, len(diff))
+	for i, d := range diff {
+		if i == 10 {
+			break
+		}
+		t.Logf("answered differently: %s", d)
+	}
 	for _, p := range s.serves {
 		p.checkNoRace(t)
 	}
