@@ -175,6 +175,10 @@ func (pr *Projector) session(ctx context.Context, until uint64) error {
 	if err != nil {
 		return err
 	}
+	keys, err := NewKeyVault(ctx, pr.js)
+	if err != nil {
+		return err
+	}
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if cp > 0 {
 		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: cp + 1}
@@ -200,8 +204,13 @@ func (pr *Projector) session(ctx context.Context, until uint64) error {
 				readErr <- err
 				return
 			}
+			msg, err := openMessage(ctx, keys, toMessage(m))
+			if err != nil {
+				readErr <- err
+				return
+			}
 			select {
-			case feed <- toMessage(m):
+			case feed <- msg:
 			case <-ctx.Done():
 				return
 			}
@@ -312,6 +321,26 @@ func (pr *Projector) applyOne(ctx context.Context, p projections.Projection, b p
 		}
 		backoff = min(backoff*2, pr.cfg.RetryMax)
 	}
+}
+
+// openMessage makes a decoded event's sealed fields readable (or
+// events.Erased). A field the user's key cannot open makes the message a
+// failure; a key that cannot be read now is an error (the session starts
+// again from the checkpoint).
+func openMessage(ctx context.Context, keys *KeyVault, msg projections.Message) (projections.Message, error) {
+	if msg.Err != nil || !msg.Event.Sealed() {
+		return msg, nil
+	}
+	e, err := keys.Open(ctx, msg.Event)
+	if errors.Is(err, events.ErrUnsealable) {
+		msg.Err = err
+		return msg, nil
+	}
+	if err != nil {
+		return msg, fmt.Errorf("seq %d: %w", msg.Seq, err)
+	}
+	msg.Event = e
+	return msg, nil
 }
 
 // toMessage decodes a stream message; a message that does not decode is

@@ -1,0 +1,146 @@
+package nats_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/adapters/memory"
+	"github.com/userlife/userlife/events"
+	"github.com/userlife/userlife/projections"
+)
+
+// A user's email is sealed in the log; deleting the user destroys the data
+// key, after which the stored event is unchanged but the email reads
+// [erased] everywhere: loads, projections (a rebuild from scratch) and
+// history.
+func TestDeleteErasesTheEmailFromTheLog(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	svc := e.service()
+	const user, email = "u-shred", "Shred.Me@example.com"
+	registerUser(t, svc, user, email)
+
+	stream, err := e.js.Stream(ctx, natsadapter.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := stream.GetLastMsgForSubject(ctx, events.EventSubject(user, events.TypeUserRegistered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(bytes.ToLower(stored.Data), []byte("shred.me")) {
+		t.Fatalf("the stored event shows the email: %s", stored.Data)
+	}
+	if !bytes.Contains(stored.Data, []byte(`"email_sealed":"v1:`)) {
+		t.Fatalf("the stored event has no sealed email: %s", stored.Data)
+	}
+
+	// While the user lives, every reader sees the email.
+	evs, err := e.store.Load(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := evs[0].Data.(events.UserRegistered).Email; got != email {
+		t.Fatalf("loaded email = %q, want %q", got, email)
+	}
+	mem := memory.New()
+	project(t, e, mem)
+	q := natsadapter.OpeningQueries(mem, e.store.Keys())
+	u, err := q.GetUser(ctx, user)
+	if err != nil || u.Email != email {
+		t.Fatalf("projected user = %+v, %v; want email %q", u, err, email)
+	}
+	if got := historyEmail(t, q, user); got != email {
+		t.Fatalf("history email = %q, want %q", got, email)
+	}
+
+	// Delete: the key is gone, the stored event is the same bytes.
+	out, err := svc.Handle(ctx, &events.DeleteUser{CommandMeta: events.CommandMeta{CommandID: "c-del", UserID: user, Actor: "admin", Reason: "gdpr"}})
+	if err != nil || out.Status != events.StatusAccepted {
+		t.Fatalf("delete = %+v, %v", out, err)
+	}
+	if key, err := e.store.Keys().Key(ctx, user); err != nil || key != nil {
+		t.Fatalf("data key after delete = %x, %v; want none", key, err)
+	}
+	kvs, err := e.js.Stream(ctx, "KV_"+natsadapter.KeysBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := kvs.GetLastMsgForSubject(ctx, "$KV."+natsadapter.KeysBucket+"."+user); err != nil || len(m.Data) != 0 {
+		t.Fatalf("keys bucket still holds %d bytes for the user (err %v)", len(m.Data), err)
+	}
+	again, err := stream.GetMsg(ctx, stored.Sequence)
+	if err != nil || !bytes.Equal(again.Data, stored.Data) {
+		t.Fatalf("the stored event changed: %v", err)
+	}
+
+	evs, err = e.store.Load(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := evs[0].Data.(events.UserRegistered).Email; got != events.Erased {
+		t.Fatalf("loaded email after delete = %q, want %q", got, events.Erased)
+	}
+	// A rebuild from the first event sees [erased]; the history too.
+	fresh := memory.New()
+	project(t, e, fresh)
+	if got := historyEmail(t, natsadapter.OpeningQueries(fresh, e.store.Keys()), user); got != events.Erased {
+		t.Fatalf("history email after delete = %q, want %q", got, events.Erased)
+	}
+	if got := historyEmail(t, natsadapter.OpeningQueries(mem, e.store.Keys()), user); got != events.Erased {
+		t.Fatalf("history email in the projection built before the delete = %q, want %q", got, events.Erased)
+	}
+
+	// The email is free again, and a new user's email is sealed with a key
+	// of its own.
+	registerUser(t, svc, "u-next", email)
+	if k1, _ := e.store.Keys().Key(ctx, "u-next"); k1 == nil {
+		t.Fatal("no data key for the new user")
+	}
+}
+
+// An event sealed for one user and copied under another user's id cannot be
+// opened: the ciphertext is bound to its user.
+func TestSealedEmailIsBoundToItsUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	keys := e.store.Keys()
+	ev, err := keys.Seal(ctx, registered("u-a", "c-a", "a@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.SealingKey(ctx, "u-b"); err != nil {
+		t.Fatal(err)
+	}
+	ev.UserID = "u-b"
+	if _, err := keys.Open(ctx, ev); err == nil {
+		t.Fatal("a sealed email opened under another user's key")
+	}
+}
+
+func project(t *testing.T, e *env, st *memory.Store) {
+	t.Helper()
+	pr := natsadapter.NewProjectors(e.js, []projections.Projection{st.Users(), st.Audit()}, natsadapter.ProjectorConfig{})
+	if err := pr.CatchUp(testContext(t)); err != nil {
+		t.Fatalf("CatchUp: %v", err)
+	}
+}
+
+func historyEmail(t *testing.T, q projections.Queries, user string) string {
+	t.Helper()
+	h, err := q.History(testContext(t), user)
+	if err != nil || len(h) == 0 || h[0].Type != events.TypeUserRegistered {
+		t.Fatalf("history = %+v, %v", h, err)
+	}
+	var d struct {
+		Email string `json:"email"`
+	}
+	if err := json.Unmarshal(h[0].Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.Email
+}
