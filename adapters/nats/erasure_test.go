@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/adapters/memory"
+	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
 	"github.com/userlife/userlife/projections"
 )
