@@ -3,10 +3,13 @@ package nats_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/userlife/userlife/adapters/memory"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/adapters/nats/natstest"
 	"github.com/userlife/userlife/events"
 	"github.com/userlife/userlife/projections"
 )
@@ -64,13 +67,6 @@ func TestDeleteErasesTheEmailFromTheLog(t *testing.T) {
 	}
 	if key, err := e.store.Keys().Key(ctx, user); err != nil || key != nil {
 		t.Fatalf("data key after delete = %x, %v; want none", key, err)
-	}
-	kvs, err := e.js.Stream(ctx, "KV_"+natsadapter.KeysBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m, err := kvs.GetLastMsgForSubject(ctx, "$KV."+natsadapter.KeysBucket+"."+user); err != nil || len(m.Data) != 0 {
-		t.Fatalf("keys bucket still holds %d bytes for the user (err %v)", len(m.Data), err)
 	}
 	again, err := stream.GetMsg(ctx, stored.Sequence)
 	if err != nil || !bytes.Equal(again.Data, stored.Data) {
@@ -143,4 +139,60 @@ func historyEmail(t *testing.T, q projections.Queries, user string) string {
 		t.Fatal(err)
 	}
 	return d.Email
+}
+
+// Destroying a key overwrites it on the server's disk: no copy of the key's
+// bytes is left in the stream's block files.
+func TestDestroyedKeyIsNotOnDisk(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, js := natstest.ProvisionedWith(t, natsadapter.ServerConfig{DataDir: dir})
+	ctx := testContext(t)
+	keys, err := natsadapter.NewKeyVault(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := keys.SealingKey(ctx, "u-disk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := keys.SealingKey(ctx, "u-other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk := func(b []byte) bool {
+		t.Helper()
+		files, err := filepath.Glob(filepath.Join(dir, "jetstream", "*", "streams", natsadapter.KeysStream, "msgs", "*.blk"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no block files of %s under %s (%v)", natsadapter.KeysStream, dir, err)
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(data, b) {
+				return true
+			}
+		}
+		return false
+	}
+	if !onDisk(key) {
+		t.Fatal("the key is not in the block files before the delete: the test looks in the wrong place")
+	}
+	if err := keys.Destroy(ctx, "u-disk"); err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Destroy(ctx, "u-disk"); err != nil {
+		t.Fatalf("destroying again: %v", err)
+	}
+	if onDisk(key) {
+		t.Fatal("the destroyed key's bytes are still in the block files")
+	}
+	if !onDisk(other) {
+		t.Fatal("another user's key went with it")
+	}
+	if k, err := keys.Key(ctx, "u-disk"); err != nil || k != nil {
+		t.Fatalf("Key after Destroy = %x, %v", k, err)
+	}
 }

@@ -7,32 +7,39 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/userlife/userlife/events"
 	"github.com/userlife/userlife/projections"
 )
 
-// KeysBucket holds each user's data key: the key personal fields of the
-// user's events are sealed with (events.SealField). Destroying a key when
-// the user is deleted erases those fields from the event log, which is
-// kept forever (crypto-shredding).
-const KeysBucket = "userlife_keys"
+// KeysStream holds each user's data key: the key personal fields of the
+// user's events are sealed with (events.SealField), one message on
+// userlife.keys.<user_id>. Destroying the key when the user is deleted
+// erases those fields from the event log, which is kept forever
+// (crypto-shredding). It is a stream rather than a KV bucket because KV
+// buckets deny message deletes: a purged KV value stays in the server's
+// block files until they are compacted, while a secure delete overwrites
+// the stored message with random bytes at once.
+const KeysStream = "USERLIFE_KEYS"
 
-// KeyVault keeps users' data keys in the KV bucket userlife_keys, one key
-// per user id. A destroyed key is purged: no revision of it stays in the
-// bucket.
+// KeysSubject is the subject of a user's data key.
+func KeysSubject(userID string) string { return "userlife.keys." + userID }
+
+// KeyVault keeps users' data keys on the stream USERLIFE_KEYS.
 type KeyVault struct {
-	kv jetstream.KeyValue
+	js     jetstream.JetStream
+	stream jetstream.Stream
 }
 
-// NewKeyVault binds to the provisioned bucket.
+// NewKeyVault binds to the provisioned stream.
 func NewKeyVault(ctx context.Context, js jetstream.JetStream) (*KeyVault, error) {
-	kv, err := js.KeyValue(ctx, KeysBucket)
+	s, err := js.Stream(ctx, KeysStream)
 	if err != nil {
-		return nil, fmt.Errorf("open KV bucket %s (provision the streams with a current userlife): %w", KeysBucket, err)
+		return nil, fmt.Errorf("open stream %s (provision the streams with a current userlife): %w", KeysStream, err)
 	}
-	return &KeyVault{kv: kv}, nil
+	return &KeyVault{js: js, stream: s}, nil
 }
 
 // SealingKey returns the user's data key, creating it on first use.
@@ -46,11 +53,14 @@ func (v *KeyVault) SealingKey(ctx context.Context, userID string) ([]byte, error
 		if err != nil {
 			return nil, err
 		}
-		_, err = v.kv.Create(ctx, userID, fresh)
+		msg := nats.NewMsg(KeysSubject(userID))
+		msg.Data = fresh
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+		_, err = v.js.PublishMsg(ctx, msg)
 		if err == nil {
 			return fresh, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !isConflict(err) {
+		if !isConflict(err) {
 			return nil, fmt.Errorf("create data key of user %s: %w", userID, err)
 		}
 		// Another writer created it first: read theirs.
@@ -61,24 +71,39 @@ func (v *KeyVault) SealingKey(ctx context.Context, userID string) ([]byte, error
 // Key returns the user's data key, or nil when the user has none (never
 // had one, or it was destroyed).
 func (v *KeyVault) Key(ctx context.Context, userID string) ([]byte, error) {
-	entry, err := v.kv.Get(ctx, userID)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	m, err := v.stream.GetLastMsgForSubject(ctx, KeysSubject(userID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read data key of user %s: %w", userID, err)
 	}
-	if len(entry.Value()) != events.DataKeySize {
-		return nil, fmt.Errorf("data key of user %s has %d bytes, want %d", userID, len(entry.Value()), events.DataKeySize)
+	if len(m.Data) != events.DataKeySize {
+		return nil, fmt.Errorf("data key of user %s has %d bytes, want %d", userID, len(m.Data), events.DataKeySize)
 	}
-	return entry.Value(), nil
+	return m.Data, nil
 }
 
-// Destroy erases the user's data key for good. Destroying a key that is
+// Destroy erases the user's data key for good: the stored message is
+// overwritten with random bytes (a secure delete). Destroying a key that is
 // already gone is not an error.
 func (v *KeyVault) Destroy(ctx context.Context, userID string) error {
-	if err := v.kv.Purge(ctx, userID); err != nil {
+	m, err := v.stream.GetLastMsgForSubject(ctx, KeysSubject(userID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("destroy data key of user %s: %w", userID, err)
+	}
+	err = v.stream.SecureDeleteMsg(ctx, m.Sequence)
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && !errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
+		return fmt.Errorf("destroy data key of user %s: %w", userID, err)
+	}
+	if err != nil {
+		// A concurrent destroy may have won; make sure the key is gone.
+		if key, kerr := v.Key(ctx, userID); kerr != nil || key != nil {
+			return fmt.Errorf("destroy data key of user %s: %w", userID, err)
+		}
 	}
 	return nil
 }
