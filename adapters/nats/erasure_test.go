@@ -3,6 +3,7 @@ package nats_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,11 +81,17 @@ func TestDeleteErasesTheEmailFromTheLog(t *testing.T) {
 	if got := evs[0].Data.(events.UserRegistered).Email; got != events.Erased {
 		t.Fatalf("loaded email after delete = %q, want %q", got, events.Erased)
 	}
-	// A rebuild from the first event sees [erased]; the history too.
-	fresh := memory.New()
-	project(t, e, fresh)
-	if got := historyEmail(t, natsadapter.OpeningQueries(fresh, e.store.Keys()), user); got != events.Erased {
-		t.Fatalf("history email after delete = %q, want %q", got, events.Erased)
+	// A rebuild from the first event sees [erased] (whether it reads the
+	// keys one by one or all at once); the history too.
+	for _, backlog := range []uint64{1 << 40, 1} {
+		fresh := memory.New()
+		projectWith(t, e, fresh, natsadapter.ProjectorConfig{KeySnapshotBacklog: backlog})
+		if got := historyEmail(t, natsadapter.OpeningQueries(fresh, e.store.Keys()), user); got != events.Erased {
+			t.Fatalf("history email after delete = %q, want %q", got, events.Erased)
+		}
+		if _, err := fresh.GetUser(ctx, user); err == nil {
+			t.Fatal("the deleted user has a row")
+		}
 	}
 	if got := historyEmail(t, natsadapter.OpeningQueries(mem, e.store.Keys()), user); got != events.Erased {
 		t.Fatalf("history email in the projection built before the delete = %q, want %q", got, events.Erased)
@@ -120,7 +127,12 @@ func TestSealedEmailIsBoundToItsUser(t *testing.T) {
 
 func project(t *testing.T, e *env, st *memory.Store) {
 	t.Helper()
-	pr := natsadapter.NewProjectors(e.js, []projections.Projection{st.Users(), st.Audit()}, natsadapter.ProjectorConfig{})
+	projectWith(t, e, st, natsadapter.ProjectorConfig{})
+}
+
+func projectWith(t *testing.T, e *env, st *memory.Store, cfg natsadapter.ProjectorConfig) {
+	t.Helper()
+	pr := natsadapter.NewProjectors(e.js, []projections.Projection{st.Users(), st.Audit()}, cfg)
 	if err := pr.CatchUp(testContext(t)); err != nil {
 		t.Fatalf("CatchUp: %v", err)
 	}
@@ -194,5 +206,38 @@ func TestDestroyedKeyIsNotOnDisk(t *testing.T) {
 	}
 	if k, err := keys.Key(ctx, "u-disk"); err != nil || k != nil {
 		t.Fatalf("Key after Destroy = %x, %v", k, err)
+	}
+}
+
+// A projector catching up with a snapshot of the keys opens every email
+// exactly as one reading the keys one by one.
+func TestProjectorKeySnapshot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	svc := e.service()
+	for i := range 30 {
+		registerUser(t, svc, fmt.Sprintf("u-%02d", i), fmt.Sprintf("user%02d@example.com", i))
+	}
+	for i := range 10 {
+		out, err := svc.Handle(ctx, &events.DeleteUser{CommandMeta: events.CommandMeta{CommandID: fmt.Sprintf("c-del-%d", i), UserID: fmt.Sprintf("u-%02d", i), Actor: "admin"}})
+		if err != nil || out.Status != events.StatusAccepted {
+			t.Fatalf("delete = %+v, %v", out, err)
+		}
+	}
+	keys, err := e.store.Keys().Snapshot(ctx)
+	if err != nil || len(keys) != 20 {
+		t.Fatalf("Snapshot has %d keys (%v), want 20", len(keys), err)
+	}
+	one, all := memory.New(), memory.New()
+	projectWith(t, e, one, natsadapter.ProjectorConfig{KeySnapshotBacklog: 1 << 40})
+	projectWith(t, e, all, natsadapter.ProjectorConfig{KeySnapshotBacklog: 1})
+	for i := 10; i < 30; i++ {
+		id := fmt.Sprintf("u-%02d", i)
+		a, err1 := one.GetUser(ctx, id)
+		b, err2 := all.GetUser(ctx, id)
+		if err1 != nil || err2 != nil || a.Email != fmt.Sprintf("user%02d@example.com", i) || a != b {
+			t.Fatalf("user %s: one by one %+v (%v), snapshot %+v (%v)", id, a, err1, b, err2)
+		}
 	}
 }

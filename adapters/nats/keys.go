@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -196,4 +197,44 @@ func (q openingQueries) History(ctx context.Context, userID string) ([]projectio
 		return nil, err
 	}
 	return q.keys.OpenHistory(ctx, rows)
+}
+
+// Snapshot reads every data key at once (one ordered read of the stream):
+// what a projector catching up on a long backlog uses instead of one
+// request per registration. Keys destroyed after the snapshot was taken
+// are still in it; callers use it only for events stored before.
+func (v *KeyVault) Snapshot(ctx context.Context) (map[string][]byte, error) {
+	info, err := v.stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read data keys: %w", err)
+	}
+	keys := make(map[string][]byte, info.State.Msgs)
+	if info.State.Msgs == 0 {
+		return keys, nil
+	}
+	c, err := v.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("read data keys: %w", err)
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(4096))
+	if err != nil {
+		return nil, fmt.Errorf("read data keys: %w", err)
+	}
+	defer it.Stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read data keys: %w", err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return nil, fmt.Errorf("read data keys: %w", err)
+		}
+		if id, ok := strings.CutPrefix(m.Subject(), "userlife.keys."); ok && len(m.Data()) == events.DataKeySize {
+			keys[id] = m.Data()
+		}
+		if md.NumPending == 0 || md.Sequence.Stream >= info.State.LastSeq {
+			return keys, nil
+		}
+	}
 }
