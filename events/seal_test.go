@@ -111,3 +111,22 @@ func FuzzOpenField(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkSealField(b *testing.B) {
+	key, _ := NewDataKey()
+	for b.Loop() {
+		if _, err := SealField(key, "0195924c-1111-7abc-8def-0123456789ab", "email", "ann.lee@example.com"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkOpenField(b *testing.B) {
+	key, _ := NewDataKey()
+	s, _ := SealField(key, "0195924c-1111-7abc-8def-0123456789ab", "email", "ann.lee@example.com")
+	for b.Loop() {
+		if _, err := OpenField(key, "0195924c-1111-7abc-8def-0123456789ab", "email", s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

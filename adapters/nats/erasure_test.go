@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -240,4 +241,45 @@ func TestProjectorKeySnapshot(t *testing.T) {
 			t.Fatalf("user %s: one by one %+v (%v), snapshot %+v (%v)", id, a, err1, b, err2)
 		}
 	}
+}
+
+// BenchmarkKeyVault measures the data-key operations a registration
+// (create), a cold load (read) and a delete (secure delete) add.
+func BenchmarkKeyVault(b *testing.B) {
+	_, js := natstest.Provisioned(b)
+	ctx := context.Background()
+	keys, err := natsadapter.NewKeyVault(ctx, js)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("create", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := keys.SealingKey(ctx, fmt.Sprintf("c-%d", i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("read", func(b *testing.B) {
+		for b.Loop() {
+			if k, err := keys.Key(ctx, "c-1"); err != nil || k == nil {
+				b.Fatal(k, err)
+			}
+		}
+	})
+	b.Run("destroy", func(b *testing.B) {
+		n := b.N
+		for i := range n {
+			if _, err := keys.SealingKey(ctx, fmt.Sprintf("d-%d", i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ResetTimer()
+		for i := range n {
+			if err := keys.Destroy(ctx, fmt.Sprintf("d-%d", i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
