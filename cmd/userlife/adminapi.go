@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/urfave/cli/v3"
 
 	"github.com/userlife/userlife/adapters/http/admin"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
@@ -23,10 +22,11 @@ import (
 const adminTokensHint = "Start serve with --admin-tokens-file FILE (or USERLIFE_ADMIN_TOKENS_FILE) or set USERLIFE_ADMIN_TOKENS; " +
 	"one entry per line (or `;`-separated): `<token> <actor> <role>`, token ≥ 16 characters, role admin or viewer."
 
-// adminTokens reads --admin-tokens-file and USERLIFE_ADMIN_TOKENS.
-func adminTokens(cmd *cli.Command) ([]admin.Token, error) {
+// adminTokens reads the tokens of file (--admin-tokens-file) and of env
+// (USERLIFE_ADMIN_TOKENS).
+func adminTokens(path, env string) ([]admin.Token, error) {
 	var tokens []admin.Token
-	if path := cmd.String("admin-tokens-file"); path != "" {
+	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("--admin-tokens-file: %w", err)
@@ -40,7 +40,7 @@ func adminTokens(cmd *cli.Command) ([]admin.Token, error) {
 		}
 		tokens = append(tokens, t...)
 	}
-	if env := os.Getenv("USERLIFE_ADMIN_TOKENS"); strings.TrimSpace(env) != "" {
+	if strings.TrimSpace(env) != "" {
 		t, err := admin.ParseTokens(env, "USERLIFE_ADMIN_TOKENS")
 		if err != nil {
 			return nil, err
@@ -108,11 +108,12 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 		WaitProjected: func(ctx context.Context, seq uint64) error {
 			return errors.Join(qc.WaitFor(ctx, projections.Users, seq), qc.WaitFor(ctx, projections.Audit, seq))
 		},
-		Tokens:       cfg.AdminTokens,
-		NoTokensHint: adminTokensHint,
-		Console:      cfg.Console,
-		Ready:        ready,
-		Metrics:      cfg.Metrics,
-		Logger:       log,
+		Tokens:         cfg.AdminTokens,
+		NoTokensHint:   adminTokensHint,
+		Console:        cfg.Console,
+		Ready:          ready,
+		Metrics:        cfg.Metrics,
+		Logger:         log,
+		OutcomeTimeout: cfg.AdminOutcomeTimeout,
 	})
 }

@@ -124,6 +124,8 @@ func (h *Handler) mutate(w http.ResponseWriter, r *http.Request, cmd events.Comm
 		writeProblem(w, p)
 		return
 	}
+	h.cfg.Logger.Info("admin API command", "actor", m.Actor, "command", cmd.CommandName(), "user_id", o.UserID,
+		"command_id", o.CommandID, "status", string(o.Status), "code", o.Code)
 	h.answer(w, r, o)
 }
 
