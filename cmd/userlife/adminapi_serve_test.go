@@ -114,3 +114,19 @@ func TestAdminAPIOutcomeLate(t *testing.T) {
 		t.Errorf("outcome %+v", o)
 	}
 }
+
+// /readyz answers 503 with the reason once serve has lost NATS.
+func TestAdminAPIReadyz(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t)
+	var ready map[string]string
+	a.do(req{Method: "GET", Path: "/readyz"}).decode(t, http.StatusOK, &ready)
+	if ready["status"] != "ready" {
+		t.Errorf("readyz %v", ready)
+	}
+	a.app.nc.Close()
+	a.do(req{Method: "GET", Path: "/readyz"}).decode(t, http.StatusServiceUnavailable, &ready)
+	if ready["status"] != "not_ready" || !strings.Contains(ready["detail"], "not connected to NATS") {
+		t.Errorf("readyz without NATS %v", ready)
+	}
+}
