@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -91,7 +92,6 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 	if err != nil {
 		return nil, err
 	}
-	qc := natsadapter.NewQueryClient(nc)
 	ready := cfg.Ready
 	if ready == nil {
 		ready = func(context.Context) error {
@@ -102,12 +102,10 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 		}
 	}
 	return admin.New(admin.Config{
-		Commands: queueCommands{client},
-		Outcomes: storedOutcomes{client.Results()},
-		Queries:  q,
-		WaitProjected: func(ctx context.Context, seq uint64) error {
-			return errors.Join(qc.WaitFor(ctx, projections.Users, seq), qc.WaitFor(ctx, projections.Audit, seq))
-		},
+		Commands:       queueCommands{client},
+		Outcomes:       storedOutcomes{client.Results()},
+		Queries:        q,
+		WaitProjected:  func(ctx context.Context, seq uint64) error { return waitProjectedLocally(ctx, q, seq) },
 		Tokens:         cfg.AdminTokens,
 		NoTokensHint:   adminTokensHint,
 		Console:        cfg.Console,
@@ -116,4 +114,27 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 		Logger:         log,
 		OutcomeTimeout: cfg.AdminOutcomeTimeout,
 	})
+}
+
+// waitProjectedLocally returns once this process's users and audit
+// projections have applied the event at seq: the API's next read, served
+// by the same projections, then shows it (another serve sharing the queue
+// may be ahead or behind).
+func waitProjectedLocally(ctx context.Context, q projections.Queries, seq uint64) error {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pos, err := q.Positions(ctx)
+		if err != nil {
+			return err
+		}
+		if pos[projections.Users] >= seq && pos[projections.Audit] >= seq {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("projections at users=%d audit=%d, not yet at %d: %w", pos[projections.Users], pos[projections.Audit], seq, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }

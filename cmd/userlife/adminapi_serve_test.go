@@ -70,11 +70,10 @@ func TestServeAdminTokensFlags(t *testing.T) {
 func TestAdminAPIOutcomeLate(t *testing.T) {
 	t.Parallel()
 	a := startAPI(t, func(c *ServeConfig) { c.AdminOutcomeTimeout = 300 * time.Millisecond })
-	a.confirmed("ann", "ann@example.com")
 	if err := a.app.intake.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r := a.do(req{Method: "POST", Path: "/v1/users/ann/disable", Token: adminToken, Body: `{"reason":"late"}`,
+	r := a.do(req{Method: "POST", Path: "/v1/users", Token: adminToken, Body: `{"email":"ann@example.com","user_id":"ann"}`,
 		Header: map[string]string{"Idempotency-Key": "late-1"}})
 	var p struct {
 		CommandID string `json:"command_id"`
@@ -82,7 +81,7 @@ func TestAdminAPIOutcomeLate(t *testing.T) {
 		Status    string `json:"status"`
 	}
 	r.decode(t, http.StatusAccepted, &p)
-	if p.CommandID != "late-1" || p.Status != "pending" || p.Command != events.CmdDisableUser || r.Header.Get("Location") != "/v1/commands/late-1" {
+	if p.CommandID != "late-1" || p.Status != "pending" || p.Command != events.CmdRegisterUser || r.Header.Get("Location") != "/v1/commands/late-1" {
 		t.Errorf("202 %+v, Location %q", p, r.Header.Get("Location"))
 	}
 	a.do(req{Method: "GET", Path: "/v1/commands/late-1", Token: viewerToken}).wantProblem(t, http.StatusNotFound, "not_found")
@@ -110,8 +109,20 @@ func TestAdminAPIOutcomeLate(t *testing.T) {
 	}
 	var o events.Outcome
 	a.do(req{Method: "GET", Path: "/v1/commands/late-1", Token: viewerToken}).decode(t, http.StatusOK, &o)
-	if o.Status != events.StatusAccepted || o.UserID != "ann" {
+	if o.Status != events.StatusAccepted || o.UserID != "ann" || o.Command != events.CmdRegisterUser {
 		t.Errorf("outcome %+v", o)
+	}
+	// The first service's projections apply the event too.
+	var d struct{ User struct{ State string } }
+	for d.User.State != "pending" {
+		r := a.do(req{Method: "GET", Path: "/v1/users/ann", Token: viewerToken})
+		if r.Status == http.StatusOK {
+			r.decode(t, http.StatusOK, &d)
+		}
+		if t.Context().Err() != nil {
+			t.Fatal("ann never appeared")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
