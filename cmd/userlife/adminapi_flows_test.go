@@ -83,6 +83,8 @@ func TestAdminAPIListUsersPostgres(t *testing.T) {
 		"email=C1%40CORP":                "[c1]",
 		"email=c&state=confirmed":        "[c0 c1 c2 c3]",
 		"email=other":                    "[]",
+		"email=%25":                      "[]", // % and _ are not wildcards
+		"email=c_":                       "[]",
 		"email=p0&state=pending&limit=1": "[p0]",
 	} {
 		var p userPage
