@@ -222,3 +222,36 @@ func TestAdminAPICSRFTokenMissing(t *testing.T) {
 		t.Errorf("with the CSRF header: %s", o.Status)
 	}
 }
+
+// Guessing tokens is throttled per address: after a burst of failures the
+// API answers 429 with Retry-After, and the problem is documented.
+func TestAdminAPIFailedAuthThrottled(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t)
+	_, router := openAPIDoc(t, a)
+	for i := 0; ; i++ {
+		r := a.do(req{Method: "POST", Path: "/v1/session", Body: `{"token":"guess-0123456789abcdef"}`})
+		if r.Status == http.StatusTooManyRequests {
+			r.wantProblem(t, http.StatusTooManyRequests, admin.CodeTooManyRequests)
+			if r.Header.Get("Retry-After") == "" {
+				t.Error("no Retry-After")
+			}
+			checkAgainstDoc(t, router, "POST", "/v1/session", r)
+			break
+		}
+		r.wantProblem(t, http.StatusUnauthorized, admin.CodeUnauthorized)
+		if i > 1000 {
+			t.Fatal("never throttled")
+		}
+	}
+	for i := 0; ; i++ {
+		r := a.do(req{Method: "GET", Path: "/v1/users", Token: "guess-0123456789abcdef"})
+		if r.Status == http.StatusTooManyRequests {
+			checkAgainstDoc(t, router, "GET", "/v1/users", r)
+			break
+		}
+		if i > 1000 {
+			t.Fatal("bearer guesses never throttled")
+		}
+	}
+}
