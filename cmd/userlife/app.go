@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	httpadapter "github.com/userlife/userlife/adapters/http"
+	"github.com/userlife/userlife/adapters/metrics"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	wmintake "github.com/userlife/userlife/adapters/watermill"
 	"github.com/userlife/userlife/domain"
@@ -38,6 +39,9 @@ type ServeConfig struct {
 	// on token introspection; without both it answers 404.
 	Verifier            httpadapter.Verifier
 	IntrospectionTokens []string
+	// ReadyMaxLag is how many events a projection may be behind the
+	// stream while GET /readyz answers 200 (0: DefaultReadyMaxLag).
+	ReadyMaxLag uint64
 }
 
 // App is a running service: the embedded NATS server (unless external),
@@ -51,6 +55,8 @@ type App struct {
 	read   *readSide
 	http   *httpSide
 	done   chan error
+
+	metrics *metrics.Metrics
 	// NATSURL is where clients reach the NATS server.
 	NATSURL string
 	// HTTPAddr is the HTTP listener's address ("" without one).
@@ -63,7 +69,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{cfg: cfg, log: log, done: make(chan error, 1)}
+	a := &App{cfg: cfg, log: log, done: make(chan error, 1), metrics: metrics.New(log)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -125,7 +131,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		return nil, err
 	}
 	svc := &domain.Service{
-		Store:  store,
+		Store:  a.metrics.TimeAppends(store),
 		Emails: emails,
 		Decider: domain.Decider{
 			Now:   time.Now,
@@ -140,6 +146,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		Outcomes:    results,
 		Concurrency: cfg.Concurrency,
 		AckWait:     cfg.AckWait,
+		OnOutcome:   func(p wmintake.OutcomeParams) { a.metrics.Outcome(p.Outcome, p.Took) },
 		Logger:      log,
 	})
 	if err != nil {
@@ -162,7 +169,15 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		st.close()
 		return nil, err
 	}
+	if err := trackReadSide(a.metrics, js, a.read); err != nil {
+		return nil, err
+	}
 	if a.http != nil {
+		maxLag := cfg.ReadyMaxLag
+		if maxLag == 0 {
+			maxLag = DefaultReadyMaxLag
+		}
+		a.http.metrics, a.http.ready = a.metrics.Handler(), readiness(a.metrics, a.nc, js, maxLag)
 		if err := a.http.start(ctx, cfg, a.NATSURL, log); err != nil {
 			return nil, err
 		}

@@ -26,7 +26,8 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long a command stays unacked before it is delivered again (after a crash)", Sources: env("ack-wait")},
 			&cli.IntFlag{Name: "cache-users", Value: 100_000, Usage: "users whose state the command handler keeps in memory (0 reads every user's full history per command)", Sources: env("cache-users")},
 			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "commands of each type handled at once by this process", Sources: env("concurrency")},
-			&cli.StringFlag{Name: "http", Value: DefaultHTTPListen, Usage: "HTTP address: GET /healthz, POST /v1/introspect (\"\" for none)", Sources: env("http")},
+			&cli.StringFlag{Name: "http", Value: DefaultHTTPListen, Usage: "HTTP address: GET /healthz, /readyz, /metrics, POST /v1/introspect (\"\" for none)", Sources: env("http")},
+			&cli.IntFlag{Name: "ready-max-lag", Value: DefaultReadyMaxLag, Usage: "events a projection may be behind the event stream while GET /readyz answers 200", Sources: env("ready-max-lag")},
 			&cli.StringFlag{Name: "introspection-tokens-file", Usage: "turn on POST /v1/introspect for callers presenting a bearer token listed in this file (one a line; needs --jwks or --hs256-secret-file)", Sources: env("introspection-tokens-file")},
 			jwksFlag(),
 			hs256SecretFileFlag(),
@@ -35,6 +36,9 @@ func serveCommand() *cli.Command {
 			log, err := newLogger(cmd)
 			if err != nil {
 				return err
+			}
+			if err := validateReadyMaxLag(cmd.Int("ready-max-lag")); err != nil {
+				return cli.Exit(err.Error(), exitError)
 			}
 			verifier, callers, off, err := introspectionFlags(ctx, cmd, log)
 			if err != nil {
@@ -54,6 +58,7 @@ func serveCommand() *cli.Command {
 				HTTPListen:          cmd.String("http"),
 				Verifier:            verifier,
 				IntrospectionTokens: callers,
+				ReadyMaxLag:         uint64(cmd.Int("ready-max-lag")),
 			})
 			if err != nil {
 				return cli.Exit(err.Error(), exitError)
@@ -63,7 +68,7 @@ func serveCommand() *cli.Command {
 				where = fmt.Sprintf("embedded NATS %s (data in %s)", app.NATSURL, cmd.String("data"))
 			}
 			if app.HTTPAddr != "" {
-				where += "; HTTP on http://" + app.HTTPAddr + " (GET /healthz, POST /v1/introspect"
+				where += "; HTTP on http://" + app.HTTPAddr + " (GET /healthz, /readyz, /metrics, POST /v1/introspect"
 				if off != "" {
 					where += " off: " + off
 				}
