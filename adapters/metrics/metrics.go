@@ -117,10 +117,11 @@ func (m *Metrics) Outcome(o events.Outcome, took time.Duration) {
 	if !m.known[cmd] {
 		cmd = UnknownCommand
 	}
-	m.commands.WithLabelValues(cmd, string(o.Status), o.Code).Inc()
+	// Timed before counted: a scraper that sees the count sees the time.
 	if took > 0 {
 		m.took.WithLabelValues(cmd).Observe(took.Seconds())
 	}
+	m.commands.WithLabelValues(cmd, string(o.Status), o.Code).Inc()
 }
 
 // ObserveAppend records the duration of one append.
