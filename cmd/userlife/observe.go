@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,7 +42,8 @@ func readiness(m *metrics.Metrics, nc *nats.Conn, js jetstream.JetStream, maxLag
 	return metrics.NewReadiness(0,
 		metrics.Check{Name: "nats", Gate: true, Run: func(context.Context) (string, error) {
 			if s := nc.Status(); s != nats.CONNECTED {
-				return "", fmt.Errorf("connection %s (reconnecting to %s)", s, nc.Opts.Url)
+				// The URL is left out: it may carry credentials, and /readyz is public.
+				return "", fmt.Errorf("connection to NATS is %s", strings.ToLower(s.String()))
 			}
 			return fmt.Sprintf("connected to %s (server %s)", nc.ConnectedUrlRedacted(), nc.ConnectedServerVersion()), nil
 		}},
