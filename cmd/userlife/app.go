@@ -56,7 +56,7 @@ type App struct {
 	http   *httpSide
 	done   chan error
 
-	metrics *metrics.Metrics
+	metrics *metrics.Metrics // what GET /metrics and GET /readyz report
 	// NATSURL is where clients reach the NATS server.
 	NATSURL string
 	// HTTPAddr is the HTTP listener's address ("" without one).
