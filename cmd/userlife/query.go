@@ -129,6 +129,9 @@ func showCommand() *cli.Command {
 				return nil
 			}
 			printUser(id, u, uerr == nil)
+			if uerr != nil {
+				printErasureLine(ctx, cmd.String("nats"), id)
+			}
 			printHistory(history)
 			return nil
 		},
@@ -150,6 +153,19 @@ func printUser(id string, u projections.User, exists bool) {
 	}
 	fmt.Fprintf(tw, "id\t%s\nemail\t%s\nstate\t%s\nregistered_at\t%s\nconfirmed_at\t%s\ndisabled_at\t%s\nrevoked_before\t%s\nversion\t%d\nupdated_at\t%s\n",
 		u.ID, u.Email, u.State, ts(u.RegisteredAt), ts(u.ConfirmedAt), ts(u.DisabledAt), ts(u.RevokedBefore), u.Version, ts(u.UpdatedAt))
+}
+
+// printErasureLine prints a deleted user's erasure receipt in one line,
+// if it can be read.
+func printErasureLine(ctx context.Context, url, id string) {
+	nc, err := natsadapter.Connect(url, "userlife-cli", nil)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	if r, err := readErasure(ctx, nc, id); err == nil {
+		fmt.Printf("erasure  %s\n", r.Summary())
+	}
 }
 
 func printHistory(h []projections.AuditEvent) {
