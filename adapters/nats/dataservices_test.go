@@ -2,10 +2,14 @@ package nats_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/adapters/nats/natstest"
 	"github.com/userlife/userlife/events"
 	"github.com/userlife/userlife/projections"
 )
@@ -139,5 +143,38 @@ func TestErasureReceipt(t *testing.T) {
 	}
 	if _, err := er.Receipt(ctx, "a.b"); err == nil {
 		t.Error("Receipt(invalid id) = nil error")
+	}
+}
+
+// TestProvisionUpgradesForReceipts: a server provisioned before
+// RecordDataPurged existed gets its subject on the command queue and the
+// data services bucket when the new version provisions it.
+func TestProvisionUpgradesForReceipts(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Server(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx := testContext(t)
+	var old []string
+	for _, s := range natsadapter.CommandSubjects() {
+		if s != events.CommandSubject(events.CmdRecordDataPurged) {
+			old = append(old, s)
+		}
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: natsadapter.CommandStream, Subjects: old,
+		Retention: jetstream.WorkQueuePolicy, Duplicates: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if err := natsadapter.Provision(ctx, js, natsadapter.StreamsConfig{}); err != nil {
+		t.Fatalf("provision over the older configuration: %v", err)
+	}
+	s, err := js.Stream(ctx, natsadapter.CommandStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.CachedInfo().Config.Subjects, "userlife.cmd.RecordDataPurged") {
+		t.Errorf("command subjects %v lack userlife.cmd.RecordDataPurged", s.CachedInfo().Config.Subjects)
+	}
+	if _, err := js.KeyValue(ctx, natsadapter.DataServicesBucket); err != nil {
+		t.Errorf("bucket %s: %v", natsadapter.DataServicesBucket, err)
 	}
 }
