@@ -86,7 +86,17 @@ func (d *DataServices) Register(ctx context.Context, svc projections.DataService
 // Deregister removes a service: deleted users' receipts stop waiting for it
 // (receipts it gave stay).
 func (d *DataServices) Deregister(ctx context.Context, service string) error {
-	if err := d.kv.Delete(ctx, service); err != nil {
+	if !events.ValidID(service) {
+		return fmt.Errorf("deregister data service: name %q must be 1-64 characters of [A-Za-z0-9_-]", service)
+	}
+	cur, err := d.kv.Get(ctx, service)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("deregister data service: no data service %s is registered", service)
+	}
+	if err != nil {
+		return fmt.Errorf("deregister data service %s: %w", service, err)
+	}
+	if err := d.kv.Delete(ctx, service, jetstream.LastRevision(cur.Revision())); err != nil {
 		return fmt.Errorf("deregister data service %s: %w", service, err)
 	}
 	return nil

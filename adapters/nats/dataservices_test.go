@@ -54,6 +54,13 @@ func TestDataServicesRegister(t *testing.T) {
 	if got, err := ds.List(ctx); err != nil || len(got) != 1 || got[0].Service != "todo" {
 		t.Errorf("List after deregistering billing = %+v, %v; want todo only", got, err)
 	}
+	if err := ds.Deregister(ctx, "billing"); err == nil {
+		t.Error("deregistering billing twice = nil error, want no such service")
+	}
+	// A service that comes back registers anew.
+	if s, err := ds.Register(ctx, projections.DataService{Service: "billing"}); err != nil || s.RegisteredAt.IsZero() {
+		t.Errorf("register billing again = %+v, %v", s, err)
+	}
 	for _, bad := range []string{"", "to do", "todo.v2", "*"} {
 		if _, err := ds.Register(ctx, projections.DataService{Service: bad}); err == nil {
 			t.Errorf("Register(%q) = nil error, want a refusal", bad)
