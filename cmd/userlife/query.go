@@ -128,21 +128,25 @@ func showCommand() *cli.Command {
 				fmt.Println(string(b))
 				return nil
 			}
-			printUser(id, u, uerr == nil)
+			erasure := ""
 			if uerr != nil {
-				printErasureLine(ctx, cmd.String("nats"), id)
+				erasure = erasureLine(ctx, cmd.String("nats"), id)
 			}
+			printUser(id, u, uerr == nil, erasure)
 			printHistory(history)
 			return nil
 		},
 	}
 }
 
-func printUser(id string, u projections.User, exists bool) {
+func printUser(id string, u projections.User, exists bool, erasure string) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	if !exists {
 		fmt.Fprintf(tw, "id\t%s\nstate\tdeleted\n", id)
+		if erasure != "" {
+			fmt.Fprintf(tw, "erasure\t%s\n", erasure)
+		}
 		return
 	}
 	ts := func(t time.Time) string {
@@ -155,17 +159,19 @@ func printUser(id string, u projections.User, exists bool) {
 		u.ID, u.Email, u.State, ts(u.RegisteredAt), ts(u.ConfirmedAt), ts(u.DisabledAt), ts(u.RevokedBefore), u.Version, ts(u.UpdatedAt))
 }
 
-// printErasureLine prints a deleted user's erasure receipt in one line,
-// if it can be read.
-func printErasureLine(ctx context.Context, url, id string) {
+// erasureLine is a deleted user's erasure receipt in one line ("" if it
+// cannot be read).
+func erasureLine(ctx context.Context, url, id string) string {
 	nc, err := natsadapter.Connect(url, "userlife-cli", nil)
 	if err != nil {
-		return
+		return ""
 	}
 	defer nc.Close()
-	if r, err := readErasure(ctx, nc, id); err == nil {
-		fmt.Printf("erasure  %s\n", r.Summary())
+	r, err := readErasure(ctx, nc, id)
+	if err != nil {
+		return ""
 	}
+	return r.Summary()
 }
 
 func printHistory(h []projections.AuditEvent) {
