@@ -406,3 +406,56 @@ func TestPurgeReplayedAfterAck(t *testing.T) {
 		t.Errorf("%d UserDataPurged events for ann, want 1", n)
 	}
 }
+
+// TestPurgeTwoInstances: two instances share the consumer's queue group;
+// every deleted user is purged once and gets one receipt with its count.
+func TestPurgeTwoInstances(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testContext(t)
+	rec := newRecorder(false)
+	p1 := w.startPurger(t, rec)
+	w.startPurger(t, rec)
+	const users = 8
+	for i := range users {
+		id := fmt.Sprintf("u%d", i)
+		w.liveUser(t, id)
+		titles := make([]string, i+1)
+		for j := range titles {
+			titles[j] = fmt.Sprintf("item %d", j)
+		}
+		if err := p1.store.addItems(ctx, id, titles...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range users {
+		w.deleteUser(t, fmt.Sprintf("u%d", i))
+	}
+	for range users {
+		if s := rec.next1(t); s.err != nil || s.out.Status != events.StatusAccepted {
+			t.Fatalf("send %+v → %+v, %v; want accepted", s.cmd, s.out, s.err)
+		}
+	}
+	for i := range users {
+		id := fmt.Sprintf("u%d", i)
+		r := w.receipt(t, id)
+		if len(r.Services) != 1 || r.Services[0].ItemsRemoved != int64(i+1) || !r.Complete {
+			t.Errorf("%s: receipt %+v, want todo purged %d items", id, r, i+1)
+		}
+		if n := w.purgeEvents(t, id); n != 1 {
+			t.Errorf("%s: %d UserDataPurged events, want 1", id, n)
+		}
+		if n := p1.items(t, id); n != 0 {
+			t.Errorf("%s: %d items left", id, n)
+		}
+	}
+	var records int
+	if err := p1.store.pool.QueryRow(ctx, `SELECT count(*) FROM todo_purges`).Scan(&records); err != nil || records != users {
+		t.Errorf("%d purge records, %v; want %d", records, err, users)
+	}
+	select {
+	case s := <-rec.sent:
+		t.Errorf("an extra receipt was sent: %+v", s.cmd)
+	default:
+	}
+}
