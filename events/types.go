@@ -17,6 +17,7 @@ const (
 	TypeUserDeleted     Type = "UserDeleted"
 	TypeSessionsRevoked Type = "SessionsRevoked"
 	TypeSessionRevoked  Type = "SessionRevoked"
+	TypeUserDataPurged  Type = "UserDataPurged"
 )
 
 // Types lists every event type this version of the contract knows, in
@@ -25,6 +26,7 @@ func Types() []Type {
 	return []Type{
 		TypeUserRegistered, TypeUserConfirmed, TypeUserDisabled,
 		TypeUserEnabled, TypeUserDeleted, TypeSessionsRevoked, TypeSessionRevoked,
+		TypeUserDataPurged,
 	}
 }
 
@@ -102,6 +104,17 @@ type SessionRevoked struct {
 	SessionID string `json:"session_id"`
 }
 
+// UserDataPurged: the downstream service Service erased the deleted user's
+// data, ItemsRemoved items of it (the service's own unit: rows, files, ...).
+// It follows UserDeleted and changes nothing about the user: deleted stays
+// deleted. It is the service's erasure receipt, at most one per service.
+type UserDataPurged struct {
+	Service      string `json:"service"`
+	ItemsRemoved int64  `json:"items_removed"`
+}
+
+func (UserDataPurged) EventType() Type { return TypeUserDataPurged }
+
 // newPayload returns a zero payload for t, or nil for an unknown type.
 func newPayload(t Type) Payload {
 	switch t {
@@ -119,6 +132,8 @@ func newPayload(t Type) Payload {
 		return &SessionsRevoked{}
 	case TypeSessionRevoked:
 		return &SessionRevoked{}
+	case TypeUserDataPurged:
+		return &UserDataPurged{}
 	}
 	return nil
 }

@@ -149,6 +149,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) e
 	for _, kvc := range []jetstream.KeyValueConfig{
 		{Bucket: RevocationsBucket, Description: "userlife revocation view: user id -> {state, revoked_before, revoked_sessions, revision}"},
 		{Bucket: CheckpointsBucket, Description: "userlife checkpoints of the projections kept in NATS"},
+		{Bucket: DataServicesBucket, Description: "userlife data services owing erasure receipts: service name -> {service, registered_at, description}"},
 	} {
 		kvc.History, kvc.Storage, kvc.Replicas = 1, jetstream.FileStorage, cfg.Replicas
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kvc); err != nil {

@@ -113,6 +113,7 @@ func New(cfg Config) (_ *Intake, err error) {
 		handlerFor[events.DeleteUser](in),
 		handlerFor[events.RevokeSessions](in),
 		handlerFor[events.RevokeSession](in),
+		handlerFor[events.RecordDataPurged](in),
 	); err != nil {
 		return nil, err
 	}

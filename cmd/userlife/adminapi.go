@@ -92,6 +92,10 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 	if err != nil {
 		return nil, err
 	}
+	erasures, err := natsadapter.NewErasures(ctx, js)
+	if err != nil {
+		return nil, err
+	}
 	ready := cfg.Ready
 	if ready == nil {
 		ready = func(context.Context) error {
@@ -105,6 +109,7 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 		Commands:       queueCommands{client},
 		Outcomes:       storedOutcomes{client.Results()},
 		Queries:        q,
+		Erasures:       erasures,
 		WaitProjected:  func(ctx context.Context, seq uint64) error { return waitProjectedLocally(ctx, q, seq) },
 		Tokens:         cfg.AdminTokens,
 		NoTokensHint:   adminTokensHint,

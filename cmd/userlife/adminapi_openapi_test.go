@@ -107,6 +107,10 @@ func TestAdminAPIOpenAPIMatchesRoutes(t *testing.T) {
 				a.confirmed(id, id+"@example.com")
 			}
 		}
+		if strings.HasSuffix(path, "/erasure") {
+			// A receipt exists for a deleted user only.
+			a.outcome("POST", "/v1/users/"+id+"/delete", map[string]string{"reason": "OpenAPI walk"})
+		}
 		concrete := strings.NewReplacer("{id}", id, "{command_id}", seedCmd).Replace(path)
 		rq := req{Method: method, Path: concrete, Token: adminToken}
 		switch {
@@ -139,6 +143,8 @@ func TestAdminAPIOpenAPIMatchesRoutes(t *testing.T) {
 		{Method: "POST", Path: "/v1/users/pending/disable", Token: adminToken, Body: strings.Repeat(" ", admin.MaxBodyBytes+1)},
 		{Method: "POST", Path: "/v1/users", Token: adminToken, Body: `{"email":1}`},
 		{Method: "GET", Path: "/v1/commands/unknown", Token: adminToken},
+		{Method: "GET", Path: "/v1/users/pending/erasure", Token: adminToken},
+		{Method: "GET", Path: "/v1/users/nobody/erasure", Token: adminToken},
 	} {
 		r := a.do(rq)
 		if r.Status < 400 {

@@ -128,18 +128,25 @@ func showCommand() *cli.Command {
 				fmt.Println(string(b))
 				return nil
 			}
-			printUser(id, u, uerr == nil)
+			erasure := ""
+			if uerr != nil {
+				erasure = erasureLine(ctx, cmd.String("nats"), id)
+			}
+			printUser(id, u, uerr == nil, erasure)
 			printHistory(history)
 			return nil
 		},
 	}
 }
 
-func printUser(id string, u projections.User, exists bool) {
+func printUser(id string, u projections.User, exists bool, erasure string) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	if !exists {
 		fmt.Fprintf(tw, "id\t%s\nstate\tdeleted\n", id)
+		if erasure != "" {
+			fmt.Fprintf(tw, "erasure\t%s\n", erasure)
+		}
 		return
 	}
 	ts := func(t time.Time) string {
@@ -150,6 +157,21 @@ func printUser(id string, u projections.User, exists bool) {
 	}
 	fmt.Fprintf(tw, "id\t%s\nemail\t%s\nstate\t%s\nregistered_at\t%s\nconfirmed_at\t%s\ndisabled_at\t%s\nrevoked_before\t%s\nversion\t%d\nupdated_at\t%s\n",
 		u.ID, u.Email, u.State, ts(u.RegisteredAt), ts(u.ConfirmedAt), ts(u.DisabledAt), ts(u.RevokedBefore), u.Version, ts(u.UpdatedAt))
+}
+
+// erasureLine is a deleted user's erasure receipt in one line ("" if it
+// cannot be read).
+func erasureLine(ctx context.Context, url, id string) string {
+	nc, err := natsadapter.Connect(url, "userlife-cli", nil)
+	if err != nil {
+		return ""
+	}
+	defer nc.Close()
+	r, err := readErasure(ctx, nc, id)
+	if err != nil {
+		return ""
+	}
+	return r.Summary()
 }
 
 func printHistory(h []projections.AuditEvent) {

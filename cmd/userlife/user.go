@@ -79,6 +79,7 @@ func userCommand() *cli.Command {
 			register,
 			listCommand(),
 			showCommand(),
+			erasureCommand(),
 			byID("confirm", "confirm a pending user", func(m events.CommandMeta) events.Command { return &events.ConfirmUser{CommandMeta: m} }),
 			byID("disable", "disable a confirmed user and revoke all its tokens", func(m events.CommandMeta) events.Command { return &events.DisableUser{CommandMeta: m} }),
 			byID("enable", "enable a disabled user (revoked tokens stay revoked)", func(m events.CommandMeta) events.Command { return &events.EnableUser{CommandMeta: m} }),

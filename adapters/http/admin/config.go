@@ -45,6 +45,8 @@ type Config struct {
 	Commands Commands
 	Outcomes Outcomes
 	Queries  Queries
+	// Erasures, when set, serves GET /v1/users/{id}/erasure; nil: 503.
+	Erasures Erasures
 	// WaitProjected, when set, is called after an accepted command with
 	// its event's sequence and returns once the queries show it, so a
 	// client reading right after a mutation sees its effect.

@@ -41,6 +41,7 @@ var routes = []route{
 	{Route{"GET", "/v1/users/{id}"}, reader, (*Handler).getUser},
 	{Route{"DELETE", "/v1/users/{id}"}, writer, (*Handler).deleteByDELETE},
 	{Route{"GET", "/v1/users/{id}/history"}, reader, (*Handler).history},
+	{Route{"GET", "/v1/users/{id}/erasure"}, reader, (*Handler).erasure},
 	{Route{"POST", "/v1/users/{id}/confirm"}, writer, (*Handler).confirm},
 	{Route{"POST", "/v1/users/{id}/disable"}, writer, (*Handler).disable},
 	{Route{"POST", "/v1/users/{id}/enable"}, writer, (*Handler).enable},
