@@ -13,7 +13,7 @@ import (
 // the stream KV_<bucket>.
 func ProvisionedStreams() []string {
 	return []string{EventsStream, CommandStream, ResultsStream, PoisonStream, KeysStream,
-		"KV_" + RevocationsBucket, "KV_" + CheckpointsBucket, "KV_" + EmailsBucket}
+		"KV_" + RevocationsBucket, "KV_" + CheckpointsBucket, "KV_" + EmailsBucket, "KV_" + DataServicesBucket}
 }
 
 // CheckProvisioned says whether every stream and bucket userlife needs is

@@ -130,14 +130,23 @@ func TestAdminAPIOutcomeLate(t *testing.T) {
 func TestAdminAPIReadyz(t *testing.T) {
 	t.Parallel()
 	a := startAPI(t)
-	var ready map[string]string
+	type check struct {
+		Name   string `json:"name"`
+		OK     bool   `json:"ok"`
+		Detail string `json:"detail"`
+	}
+	var ready struct {
+		Ready  bool    `json:"ready"`
+		Checks []check `json:"checks"`
+	}
 	a.do(req{Method: "GET", Path: "/readyz"}).decode(t, http.StatusOK, &ready)
-	if ready["status"] != "ready" {
-		t.Errorf("readyz %v", ready)
+	if !ready.Ready {
+		t.Errorf("readyz %+v", ready)
 	}
 	a.app.nc.Close()
+	ready.Ready, ready.Checks = true, nil
 	a.do(req{Method: "GET", Path: "/readyz"}).decode(t, http.StatusServiceUnavailable, &ready)
-	if ready["status"] != "not_ready" || !strings.Contains(ready["detail"], "not connected to NATS") {
-		t.Errorf("readyz without NATS %v", ready)
+	if ready.Ready || len(ready.Checks) == 0 || ready.Checks[0].Name != "nats" || ready.Checks[0].OK {
+		t.Errorf("readyz without NATS %+v", ready)
 	}
 }
