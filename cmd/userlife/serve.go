@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	httpadapter "github.com/userlife/userlife/adapters/http"
+	"github.com/userlife/userlife/adapters/http/console"
 )
 
 func serveCommand() *cli.Command {
@@ -63,6 +64,7 @@ func serveCommand() *cli.Command {
 				Verifier:            verifier,
 				IntrospectionTokens: callers,
 				AdminTokens:         tokens,
+				Console:             console.Handler(),
 			})
 			if err != nil {
 				return cli.Exit(err.Error(), exitError)
