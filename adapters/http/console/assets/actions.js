@@ -219,7 +219,9 @@ export function registerUser(onDone) {
     } catch (e) {
       sent = { status: "rejected", detail: e.message, code: e.code };
     }
-    const what = h("span", {}, `Registered ${addr} as `, h("a", { href: "#/users/" + encodeURIComponent(sent.user_id || ""), class: "mono" }, sent.user_id || ""), ".");
+    const link = h("a", { href: "#/users/" + encodeURIComponent(sent.user_id || ""), class: "mono" }, sent.user_id || "");
+    link.addEventListener("click", () => dlg.close());
+    const what = h("span", {}, `Registered ${addr} as `, link, ".");
     replace(result, outcomeView(sent, what));
     submit.disabled = cancel.disabled = false;
     if (sent.status === "rejected") {

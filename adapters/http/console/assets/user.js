@@ -20,7 +20,7 @@ function eventDetails(e) {
   const parts = [];
   if (d.email) parts.push(h("span", {}, d.email));
   if (d.session_id) parts.push(h("span", {}, "session ", h("span", { class: "mono" }, d.session_id)));
-  if (d.revoked_before) parts.push(h("span", {}, "tokens before ", time(d.revoked_before)));
+  if (d.revoked_before) parts.push(h("span", {}, "revokes sessions issued before ", time(d.revoked_before)));
   return parts.length ? parts : h("span", { class: "muted" }, "—");
 }
 
@@ -106,7 +106,7 @@ export function userView(ctx, id) {
           field("Confirmed", time(u.confirmed_at, "Not confirmed")),
           field("Disabled", time(u.disabled_at, "Not disabled")),
           field("Last change", time(u.updated_at)),
-          field("Version", h("span", { class: "mono" }, String(u.version))),
+          field("Last event", h("span", { class: "mono", title: "Stream sequence of the user's last event" }, "#" + u.version)),
         ),
       );
       const rb = (revocation && revocation.revoked_before) || u.revoked_before;
