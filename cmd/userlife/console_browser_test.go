@@ -278,6 +278,51 @@ func TestConsoleInBrowser(t *testing.T) {
 		tb.checkNoErrors()
 	})
 
+	t.Run("paging", func(t *testing.T) {
+		t.Parallel()
+		for i := 1; i <= 7; i++ {
+			s.seed(t, fmt.Sprintf("pager-%d", i), fmt.Sprintf("pager-%d@example.test", i), true)
+		}
+		tb := newTab(t, browser)
+		signIn(tb, s.base, consoleAdminToken)
+		tb.do("open pages of 3", chromedp.Navigate(s.base+"/#/users?state=confirmed&limit=3"), chromedp.WaitVisible(chromedp.CSS("#search")))
+		search(tb, "pager-")
+		rows := func() []string {
+			return evalJS[[]string](tb, `[...document.querySelectorAll("tr[data-email]")].map(r => r.dataset.email)`)
+		}
+		disabled := func(id string) bool { return evalJS[bool](tb, fmt.Sprintf(`document.getElementById(%q).disabled`, id)) }
+		page := func(n int) []string {
+			var want []string
+			for i := 3*n + 1; i <= min(3*n+3, 7); i++ {
+				want = append(want, fmt.Sprintf("pager-%d@example.test", i))
+			}
+			return want
+		}
+		// The seven users may still be reaching the projection.
+		tb.waitFor("three rows and a next page", `document.querySelectorAll("tr[data-email]").length === 3 && !document.getElementById("next").disabled`)
+		if got := rows(); !slices.Equal(got, page(0)) || !disabled("prev") {
+			t.Fatalf("first page %q (Previous disabled: %v), want %q and Previous disabled", got, disabled("prev"), page(0))
+		}
+		for n, button := range []string{"next", "next", "prev"} {
+			want := page([]int{1, 2, 1}[n])
+			tb.do("click "+button, chromedp.Click(chromedp.CSS("#"+button)))
+			tb.waitFor("the page after "+button, fmt.Sprintf(`document.querySelector("tr[data-email]").dataset.email === %q`, want[0]))
+			if got := rows(); !slices.Equal(got, want) {
+				t.Errorf("after %s: %q, want %q", button, got, want)
+			}
+			if n == 1 && !disabled("next") {
+				t.Error("last page: Next is enabled")
+			}
+		}
+		if disabled("prev") || disabled("next") {
+			t.Errorf("middle page: Previous disabled %v, Next disabled %v; want both enabled", disabled("prev"), disabled("next"))
+		}
+		if got := text(tb, "#showing"); got != "Showing 4–6" {
+			t.Errorf("middle page says %q, want %q", got, "Showing 4–6")
+		}
+		tb.checkNoErrors()
+	})
+
 	t.Run("changes made elsewhere show without a reload", func(t *testing.T) {
 		t.Parallel()
 		const email = "liv-live@example.test"

@@ -12,15 +12,30 @@ const TABS = [
 ];
 const PAGE = 20;
 
+// pageSize reads #/users?limit=N (1–200), default PAGE.
+function pageSize(params) {
+  const n = Number.parseInt(params.get("limit") || "", 10);
+  return n >= 1 && n <= 200 ? n : PAGE;
+}
+
 export function usersView(ctx, params) {
   const state = TABS.some((t) => t.state === params.get("state")) ? params.get("state") : "confirmed";
   let email = params.get("email") || "";
+  const limit = pageSize(params);
   // cursors[i] is the cursor that loads page i (page 0: none).
   let cursors = [""];
   let page = 0;
   let last = "";
   let searchTimer = 0;
 
+  // viewHash is the address of this list for a state, keeping the search
+  // and the page size.
+  const viewHash = (st) => {
+    const p = new URLSearchParams({ state: st });
+    if (email) p.set("email", email);
+    if (limit !== PAGE) p.set("limit", String(limit));
+    return "#/users?" + p;
+  };
   const tabs = h(
     "nav",
     { class: "tabs", role: "tablist", "aria-label": "User state" },
@@ -31,7 +46,7 @@ export function usersView(ctx, params) {
           class: t.state === state ? "tab active" : "tab",
           role: "tab",
           "aria-selected": t.state === state ? "true" : "false",
-          href: "#/users?" + new URLSearchParams(email ? { state: t.state, email } : { state: t.state }),
+          href: viewHash(t.state),
           dataset: { state: t.state },
         },
         t.label,
@@ -63,14 +78,8 @@ export function usersView(ctx, params) {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(() => {
       email = search.value.trim();
-      const p = new URLSearchParams({ state });
-      if (email) p.set("email", email);
-      history.replaceState(null, "", "#/users?" + p);
-      for (const a of tabs.querySelectorAll("a")) {
-        const q = new URLSearchParams({ state: a.dataset.state });
-        if (email) q.set("email", email);
-        a.href = "#/users?" + q;
-      }
+      history.replaceState(null, "", viewHash(state));
+      for (const a of tabs.querySelectorAll("a")) a.href = viewHash(a.dataset.state);
       cursors = [""];
       page = 0;
       load();
@@ -133,8 +142,12 @@ export function usersView(ctx, params) {
       page++;
       load();
     });
-    const from = page * PAGE + (users.length ? 1 : 0);
-    replace(pager, h("span", { class: "muted" }, users.length ? `Showing ${from}–${page * PAGE + users.length}` : ""), h("div", { class: "pager-buttons" }, prev, next));
+    const from = page * limit + 1;
+    replace(
+      pager,
+      h("span", { class: "muted", id: "showing" }, users.length ? `Showing ${from}–${page * limit + users.length}` : ""),
+      h("div", { class: "pager-buttons" }, prev, next),
+    );
   }
 
   let seq = 0;
@@ -142,7 +155,7 @@ export function usersView(ctx, params) {
     const mine = ++seq;
     if (!background) el.setAttribute("aria-busy", "true");
     try {
-      const data = await api.listUsers({ state, email, after: cursors[page], limit: PAGE });
+      const data = await api.listUsers({ state, email, after: cursors[page], limit });
       if (mine !== seq) return;
       const key = JSON.stringify(data);
       // A page emptied by changes elsewhere: step back to one with users.
