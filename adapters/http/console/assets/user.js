@@ -20,7 +20,7 @@ function eventDetails(e) {
   const parts = [];
   if (d.email) parts.push(h("span", {}, d.email));
   if (d.session_id) parts.push(h("span", {}, "session ", h("span", { class: "mono" }, d.session_id)));
-  if (d.revoked_before) parts.push(h("span", {}, "revokes sessions issued before ", time(d.revoked_before)));
+  if (d.revoked_before) parts.push(h("span", {}, "sessions before ", time(d.revoked_before)));
   return parts.length ? parts : h("span", { class: "muted" }, "—");
 }
 
