@@ -97,7 +97,7 @@ function route() {
   const hash = location.hash.replace(/^#/, "") || "/users";
   const [path, query] = hash.split("?");
   const params = new URLSearchParams(query || "");
-  const ctx = { isAdmin: session.role === "admin", navigate, status };
+  const ctx = { isAdmin: session.role === "admin", navigate, status, canRedraw };
   const m = path.match(/^\/users\/(.+)$/);
   if (current && current.destroy) current.destroy();
   current = m ? userView(ctx, decodeURIComponent(m[1])) : usersView(ctx, params);
@@ -106,10 +106,14 @@ function route() {
   window.scrollTo(0, 0);
 }
 
+// canRedraw is false while the operator is acting: a redraw would take
+// an open menu or the row under a dialog away.
+function canRedraw() {
+  return !isMenuOpen() && !document.querySelector("dialog[open]");
+}
+
 async function tick() {
-  if (!current || refreshing || document.visibilityState !== "visible") return;
-  // Never redraw under an open menu or dialog: the operator is acting.
-  if (isMenuOpen() || document.querySelector("dialog[open]")) return;
+  if (!current || refreshing || document.visibilityState !== "visible" || !canRedraw()) return;
   refreshing = true;
   try {
     await current.refresh();

@@ -167,7 +167,9 @@ export function userView(ctx, id) {
           throw e;
         }),
       ]);
-      if (mine !== seq) return;
+      // A refresh that was under way when a menu or dialog opened
+      // waits for the next one.
+      if (mine !== seq || (background && !ctx.canRedraw())) return;
       const events = (hs && hs.events) || [];
       const key = JSON.stringify([got, events]);
       if (key !== last || !background) {

@@ -156,7 +156,9 @@ export function usersView(ctx, params) {
     if (!background) el.setAttribute("aria-busy", "true");
     try {
       const data = await api.listUsers({ state, email, after: cursors[page], limit });
-      if (mine !== seq) return;
+      // A refresh that was under way when a menu or dialog opened
+      // waits for the next one.
+      if (mine !== seq || (background && !ctx.canRedraw())) return;
       const key = JSON.stringify(data);
       // A page emptied by changes elsewhere: step back to one with users.
       if (page > 0 && (data.users || []).length === 0) {
