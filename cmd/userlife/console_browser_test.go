@@ -97,9 +97,12 @@ func (s *consoleServe) api(t *testing.T, path string, v any) int {
 	return res.StatusCode
 }
 
-func signIn(tb *tab, base, token string) {
+func signIn(tb *tab, base, token string) { signInAt(tb, base+"/", token) }
+
+// signInAt opens url (a page of the console) and signs in there.
+func signInAt(tb *tab, url, token string) {
 	tb.t.Helper()
-	tb.do("open the sign-in page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	tb.do("open the sign-in page", chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#token")))
 	tb.do("sign in", chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#signin")),
 		chromedp.WaitVisible(chromedp.CSS("#actor")), chromedp.WaitVisible(chromedp.CSS("#search")))
 }
@@ -118,9 +121,14 @@ func search(tb *tab, prefix string) {
 	tb.t.Helper()
 	clearField(tb, "#search")
 	tb.do("search by email", chromedp.SendKeys(chromedp.CSS("#search"), prefix))
-	tb.waitFor("the rows of "+prefix, fmt.Sprintf(`(() => { const rows = [...document.querySelectorAll("tr[data-email]")];
+	// Typing is debounced: the search is done when the address carries the
+	// whole prefix, no list is loading and every row matches.
+	tb.waitFor("the rows of "+prefix, fmt.Sprintf(`(() => {
+		const q = new URLSearchParams(location.hash.split("?")[1] || "");
+		if (q.get("email") !== %[1]q || document.querySelector("#main [aria-busy]") !== null) return false;
+		const rows = [...document.querySelectorAll("tr[data-email]")];
 		return document.querySelector("#main .empty") !== null && rows.length === 0 ||
-			rows.length > 0 && rows.every(r => r.dataset.email.startsWith(%q)); })()`, prefix))
+			rows.length > 0 && rows.every(r => r.dataset.email.startsWith(%[1]q)); })()`, prefix))
 }
 
 // openMenu opens a row's "…" menu and returns its items' labels.
@@ -284,8 +292,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			s.seed(t, fmt.Sprintf("pager-%d", i), fmt.Sprintf("pager-%d@example.test", i), true)
 		}
 		tb := newTab(t, browser)
-		signIn(tb, s.base, consoleAdminToken)
-		tb.do("open pages of 3", chromedp.Navigate(s.base+"/#/users?state=confirmed&limit=3"), chromedp.WaitVisible(chromedp.CSS("#search")))
+		signInAt(tb, s.base+"/#/users?state=confirmed&limit=3", consoleAdminToken)
 		search(tb, "pager-")
 		rows := func() []string {
 			return evalJS[[]string](tb, `[...document.querySelectorAll("tr[data-email]")].map(r => r.dataset.email)`)
