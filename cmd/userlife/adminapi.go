@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/urfave/cli/v3"
 
 	"github.com/userlife/userlife/adapters/http/admin"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
@@ -23,10 +23,11 @@ import (
 const adminTokensHint = "Start serve with --admin-tokens-file FILE (or USERLIFE_ADMIN_TOKENS_FILE) or set USERLIFE_ADMIN_TOKENS; " +
 	"one entry per line (or `;`-separated): `<token> <actor> <role>`, token ≥ 16 characters, role admin or viewer."
 
-// adminTokens reads --admin-tokens-file and USERLIFE_ADMIN_TOKENS.
-func adminTokens(cmd *cli.Command) ([]admin.Token, error) {
+// adminTokens reads the tokens of file (--admin-tokens-file) and of env
+// (USERLIFE_ADMIN_TOKENS).
+func adminTokens(path, env string) ([]admin.Token, error) {
 	var tokens []admin.Token
-	if path := cmd.String("admin-tokens-file"); path != "" {
+	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("--admin-tokens-file: %w", err)
@@ -40,7 +41,7 @@ func adminTokens(cmd *cli.Command) ([]admin.Token, error) {
 		}
 		tokens = append(tokens, t...)
 	}
-	if env := os.Getenv("USERLIFE_ADMIN_TOKENS"); strings.TrimSpace(env) != "" {
+	if strings.TrimSpace(env) != "" {
 		t, err := admin.ParseTokens(env, "USERLIFE_ADMIN_TOKENS")
 		if err != nil {
 			return nil, err
@@ -91,7 +92,6 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 	if err != nil {
 		return nil, err
 	}
-	qc := natsadapter.NewQueryClient(nc)
 	ready := cfg.Ready
 	if ready == nil {
 		ready = func(context.Context) error {
@@ -102,17 +102,39 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 		}
 	}
 	return admin.New(admin.Config{
-		Commands: queueCommands{client},
-		Outcomes: storedOutcomes{client.Results()},
-		Queries:  q,
-		WaitProjected: func(ctx context.Context, seq uint64) error {
-			return errors.Join(qc.WaitFor(ctx, projections.Users, seq), qc.WaitFor(ctx, projections.Audit, seq))
-		},
-		Tokens:       cfg.AdminTokens,
-		NoTokensHint: adminTokensHint,
-		Console:      cfg.Console,
-		Ready:        ready,
-		Metrics:      cfg.Metrics,
-		Logger:       log,
+		Commands:       queueCommands{client},
+		Outcomes:       storedOutcomes{client.Results()},
+		Queries:        q,
+		WaitProjected:  func(ctx context.Context, seq uint64) error { return waitProjectedLocally(ctx, q, seq) },
+		Tokens:         cfg.AdminTokens,
+		NoTokensHint:   adminTokensHint,
+		Console:        cfg.Console,
+		Ready:          ready,
+		Metrics:        cfg.Metrics,
+		Logger:         log,
+		OutcomeTimeout: cfg.AdminOutcomeTimeout,
 	})
+}
+
+// waitProjectedLocally returns once this process's users and audit
+// projections have applied the event at seq: the API's next read, served
+// by the same projections, then shows it (another serve sharing the queue
+// may be ahead or behind).
+func waitProjectedLocally(ctx context.Context, q projections.Queries, seq uint64) error {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pos, err := q.Positions(ctx)
+		if err != nil {
+			return err
+		}
+		if pos[projections.Users] >= seq && pos[projections.Audit] >= seq {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("projections at users=%d audit=%d, not yet at %d: %w", pos[projections.Users], pos[projections.Audit], seq, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }

@@ -43,6 +43,9 @@ type ServeConfig struct {
 	// AdminTokens are the admin API's credentials; without any, /v1
 	// answers 401 and says how to configure them.
 	AdminTokens []admin.Token
+	// AdminOutcomeTimeout is how long an API mutation waits for its
+	// outcome before answering 202 (default 10 s).
+	AdminOutcomeTimeout time.Duration
 	// Console (the web console) is served at "/" of the HTTP listener.
 	Console http.Handler
 	// Ready answers /readyz (default: 200 while connected to NATS);

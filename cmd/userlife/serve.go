@@ -42,7 +42,7 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			tokens, err := adminTokens(cmd)
+			tokens, err := adminTokens(cmd.String("admin-tokens-file"), os.Getenv("USERLIFE_ADMIN_TOKENS"))
 			if err != nil {
 				return cli.Exit(err.Error(), exitError)
 			}

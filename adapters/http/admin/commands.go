@@ -124,6 +124,8 @@ func (h *Handler) mutate(w http.ResponseWriter, r *http.Request, cmd events.Comm
 		writeProblem(w, p)
 		return
 	}
+	h.cfg.Logger.Info("admin API command", "actor", m.Actor, "command", cmd.CommandName(), "user_id", o.UserID,
+		"command_id", o.CommandID, "status", string(o.Status), "code", o.Code)
 	h.answer(w, r, o)
 }
 
@@ -151,7 +153,9 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, o events.Outcom
 		return
 	}
 	if o.Status == events.StatusAccepted && o.EventSeq != 0 && h.cfg.WaitProjected != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		// Bounded so that OutcomeTimeout plus this stays within serve's
+		// 15 s write timeout.
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		if err := h.cfg.WaitProjected(ctx, o.EventSeq); err != nil {
 			h.cfg.Logger.Warn("admin API: outcome in, but the queries do not show it yet",
