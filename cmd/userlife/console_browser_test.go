@@ -373,6 +373,30 @@ func TestConsoleInBrowser(t *testing.T) {
 		tb.checkNoErrors()
 	})
 
+	t.Run("an unchanged command says so", func(t *testing.T) {
+		t.Parallel()
+		const email = "una-unchanged@example.test"
+		s.seed(t, "una-unchanged", email, false)
+		tb := newTab(t, browser)
+		signInAt(tb, s.base+"/#/users?state=pending", consoleAdminToken)
+		search(tb, "una-unchanged")
+		tb.waitFor("una's row", fmt.Sprintf(`document.querySelector(%q) !== null`, rowSel(email)))
+		openMenu(tb, email)
+		tb.do("choose Confirm user", chromedp.Click(chromedp.CSS(`.menu [data-action="confirm"]`)), chromedp.WaitVisible(chromedp.CSS("dialog[open] #reason")))
+		// While the dialog is open, the user confirms by another way.
+		s.do(t, &events.ConfirmUser{CommandMeta: events.CommandMeta{UserID: "una-unchanged", Actor: "elsewhere"}})
+		tb.do("confirm", chromedp.Click(chromedp.CSS("dialog[open] button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".outcome")))
+		if got := evalJS[string](tb, `document.querySelector(".outcome").dataset.outcome`); got != "unchanged" {
+			t.Fatalf("outcome %q (%s), want unchanged", got, text(tb, ".outcome"))
+		}
+		if msg := text(tb, ".outcome"); !strings.Contains(msg, "already confirmed") {
+			t.Errorf("unchanged outcome shown as %q, want the server's message", msg)
+		}
+		tb.do("close the dialog", chromedp.Click(chromedp.CSS("dialog[open] button[type=submit]")), chromedp.WaitNotPresent(chromedp.CSS("dialog")))
+		tb.waitFor("una to leave the Pending tab", fmt.Sprintf(`document.querySelector(%q) === null`, rowSel(email)))
+		tb.checkNoErrors()
+	})
+
 	t.Run("a viewer cannot mutate", func(t *testing.T) {
 		t.Parallel()
 		const email, pending = "vic-viewed@example.test", "vic-viewed-pending@example.test"

@@ -74,7 +74,7 @@ func serveCommand() *cli.Command {
 				where = fmt.Sprintf("embedded NATS %s (data in %s)", app.NATSURL, cmd.String("data"))
 			}
 			if app.HTTPAddr != "" {
-				where += "; HTTP on http://" + app.HTTPAddr + " (admin API /v1"
+				where += "; HTTP on http://" + app.HTTPAddr + " (console /, admin API /v1"
 				if len(tokens) == 0 {
 					where += " refusing every request: no admin tokens"
 				}

@@ -73,7 +73,7 @@ function outcomeView(o, what) {
         "div",
         { class: "outcome outcome-unchanged", role: "status", dataset: { outcome: "unchanged" } },
         h("strong", {}, "Unchanged. "),
-        "The user was already in that state; nothing was recorded.",
+        o.message ? `${o.message.replace(/\.$/, "")}; nothing was recorded.` : "The user was already in that state; nothing was recorded.",
       );
     case "pending":
       return h(
