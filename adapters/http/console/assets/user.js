@@ -32,7 +32,7 @@ export function userView(ctx, id) {
   const head = h("div", { class: "page-head" });
   const details = h("div", { class: "card card-pad" });
   const sessions = h("div", { class: "card card-pad" });
-  const hist = h("div", { class: "card" });
+  const hist = h("div", { class: "card table-scroll" });
   const el = h(
     "section",
     { class: "page" },
