@@ -397,6 +397,30 @@ func TestConsoleInBrowser(t *testing.T) {
 		tb.checkNoErrors()
 	})
 
+	t.Run("register a user", func(t *testing.T) {
+		t.Parallel()
+		tb := newTab(t, browser)
+		signInAt(tb, s.base+"/#/users?state=pending", consoleAdminToken)
+		tb.do("open Register user", chromedp.Click(chromedp.CSS("#register")), chromedp.WaitVisible(chromedp.CSS("dialog[open] #reg-email")))
+		tb.do("register rea", chromedp.SendKeys(chromedp.CSS("#reg-email"), "rea-registered@example.test"),
+			chromedp.SendKeys(chromedp.CSS("#reg-id"), "rea-registered"), chromedp.SendKeys(chromedp.CSS("#reg-reason"), "Invited by support"),
+			chromedp.Click(chromedp.CSS("dialog[open] button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".outcome")))
+		if got := evalJS[string](tb, `document.querySelector(".outcome").dataset.outcome`); got != "accepted" {
+			t.Fatalf("outcome %q (%s), want accepted", got, text(tb, ".outcome"))
+		}
+		tb.do("close the dialog", chromedp.Click(chromedp.CSS("dialog[open] button[type=submit]")), chromedp.WaitNotPresent(chromedp.CSS("dialog")))
+		search(tb, "rea-registered")
+		tb.waitFor("rea in the Pending tab", fmt.Sprintf(`document.querySelector(%q) !== null`, rowSel("rea-registered@example.test")))
+		// The same email again is rejected with the server's reason.
+		tb.do("register rea again", chromedp.Click(chromedp.CSS("#register")), chromedp.WaitVisible(chromedp.CSS("dialog[open] #reg-email")),
+			chromedp.SendKeys(chromedp.CSS("#reg-email"), "REA-registered@example.test"),
+			chromedp.Click(chromedp.CSS("dialog[open] button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".outcome")))
+		if got, msg := evalJS[string](tb, `document.querySelector(".outcome").dataset.outcome`), text(tb, ".outcome"); got != "rejected" || !strings.Contains(msg, "email_taken") {
+			t.Errorf("registering a taken email: %q %q, want rejected with email_taken", got, msg)
+		}
+		tb.checkNoErrors()
+	})
+
 	t.Run("a viewer cannot mutate", func(t *testing.T) {
 		t.Parallel()
 		const email, pending = "vic-viewed@example.test", "vic-viewed-pending@example.test"
