@@ -81,6 +81,8 @@ export function userView(ctx, id) {
     const registered = events.find((e) => e.type === "UserRegistered");
     const deletedEvent = events.find((e) => e.type === "UserDeleted");
     userState = u ? u.state : "deleted";
+    const shown = u ? u.email : (registered && registered.data && registered.data.email) || id;
+    document.title = `${shown} · userlife console`;
     renderHead(u, deletedEvent ? { email: registered && registered.data && registered.data.email } : null);
     if (!u) {
       replace(
