@@ -136,6 +136,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := text(tb, ".user-title .badge"); got != "Deleted" {
 			t.Errorf("deleted user's badge %q, want Deleted", got)
 		}
+		if n := evalJS[int](tb, `document.querySelectorAll(".actions button").length`); n != 0 {
+			t.Errorf("a deleted user's page offers %d actions, want none", n)
+		}
 		if rows := historyRows(tb); len(rows) == 0 || rows[0] != (historyRow{Type: "UserDeleted", Actor: consoleAdminActor, Reason: "Asked to be forgotten"}) {
 			t.Errorf("history of the deleted user: %+v", rows)
 		}

@@ -95,6 +95,21 @@ export function userView(ctx, id) {
         ),
       );
       replace(sessions, h("h2", {}, "Sessions"), h("p", { class: "muted" }, deletedEvent ? "Every session of a deleted user is revoked." : "—"));
+    } else if (u.state === "deleted") {
+      replace(
+        details,
+        h("h2", {}, "Details"),
+        h(
+          "dl",
+          { class: "fields" },
+          field("State", stateBadge(u.state)),
+          field("Email", u.email || h("span", { class: "muted" }, "—")),
+          field("Registered", time(u.registered_at)),
+          field("Deleted", time(u.deleted_at)),
+          field("Last event", h("span", { class: "mono" }, "#" + u.version)),
+        ),
+        h("p", { class: "hint" }, "A deleted user is gone for good; the id is never reused. The history below stays in the audit log."),
+      );
     } else {
       replace(
         details,
@@ -111,6 +126,8 @@ export function userView(ctx, id) {
           field("Last event", h("span", { class: "mono", title: "Stream sequence of the user's last event" }, "#" + u.version)),
         ),
       );
+    }
+    if (u) {
       const rb = (revocation && revocation.revoked_before) || u.revoked_before;
       const rs = (revocation && revocation.revoked_sessions) || [];
       replace(
@@ -125,7 +142,15 @@ export function userView(ctx, id) {
             rs.length ? h("ul", { class: "plain" }, rs.map((s) => h("li", { class: "mono" }, s))) : h("span", { class: "muted" }, "None"),
           ),
         ),
-        h("p", { class: "hint" }, rb ? "Tokens and sessions issued before this time are rejected." : "All sessions issued to this user are valid."),
+        h(
+          "p",
+          { class: "hint" },
+          u.state === "deleted"
+            ? "Every session of a deleted user is revoked."
+            : rb
+              ? "Tokens and sessions issued before this time are rejected."
+              : "All sessions issued to this user are valid.",
+        ),
       );
     }
     replace(
