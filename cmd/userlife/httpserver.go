@@ -78,7 +78,7 @@ func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, l
 		if err != nil {
 			return err
 		}
-		if h.nc, err = natsadapter.Connect(natsURL, "userlife-serve-introspection", log); err != nil {
+		if h.nc, err = natsadapter.Connect(natsURL, "userlife-serve-introspection", log, cfg.NATSOptions...); err != nil {
 			return err
 		}
 		js, err := jetstream.New(h.nc)
