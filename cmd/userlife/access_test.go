@@ -2,7 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -250,4 +259,82 @@ func shortCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// testCA makes a self-signed CA and a server certificate for 127.0.0.1
+// signed by it; it returns the server's TLS config and the CA's PEM file.
+func testCA(t *testing.T) (*tls.Config, string) {
+	t.Helper()
+	key := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, srvKey := key(), key()
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "userlife test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "userlife test NATS"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}},
+	}, caFile
+}
+
+func TestAccessControlTLS(t *testing.T) {
+	t.Parallel()
+	srvTLS, caFile := testCA(t)
+	sn := startSecuredNATS(t, srvTLS, caFile)
+	startServe(t, sn.args(t, "service")...)
+	if out := cliAs(t, sn, "admin", "user", "register", "--email", "tls@example.com", "--id", "tls-user"); !strings.Contains(out, "accepted RegisterUser") {
+		t.Fatalf("register over TLS: %s", out)
+	}
+	gw := startGatewayAs(t, sn, "gw-tls")
+	waitFor(t, "the gateway to load the view over TLS", func() bool { return gw.Revision() >= 1 })
+
+	// Without the CA the client refuses the server's certificate.
+	a := sn.auth(t, "admin")
+	a.TLSCA = ""
+	opts, err := a.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc, err := natsadapter.Connect(sn.URL, "test-no-ca", nil, opts...); err == nil {
+		nc.Close()
+		t.Fatal("connected to a TLS server whose CA the client does not trust")
+	} else if !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("connect without the CA: %v, want a certificate error", err)
+	}
+	cmd := exec.Command(binary(t), "user", "show", "tls-user", "--nats", sn.URL,
+		"--nats-user", a.User, "--nats-password", a.Password, "--nats-inbox-prefix", a.InboxPrefix)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "certificate") {
+		t.Fatalf("CLI without --nats-tls-ca: %v\n%s\nwant a certificate error", err, out)
+	}
 }
