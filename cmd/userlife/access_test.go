@@ -28,6 +28,7 @@ import (
 	httpadapter "github.com/userlife/userlife/adapters/http"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
+	"github.com/userlife/userlife/projections/revocation"
 )
 
 // cliAs runs the userlife binary with role's credentials and returns its
@@ -200,9 +201,35 @@ func TestAccessControlRoles(t *testing.T) {
 	_, err = dsJS.CreateOrUpdateConsumer(shortCtx(t), natsadapter.EventsStream, jetstream.ConsumerConfig{Durable: "mine"})
 	expectDenied(t, "downstream creates a consumer", err, dsErrs)
 
+	// What subject permissions cannot stop: a client allowed a JetStream
+	// request picks its reply subject, and the server delivers the reply
+	// there. Downstream asks for its account info with the revocation
+	// view's key for ann as the reply: the server's answer lands in the
+	// bucket. A gateway starting afterwards must refuse ann (fail
+	// closed), not take the answer for a clean entry.
+	cliAs(t, sn, "admin", "user", "revoke-sessions", "ann", "--reason", "laptop stolen")
+	waitFor(t, "the view to show the revocation", func() bool { return gw.Revision() >= 4 })
+	info := nats.NewMsg("$JS.API.INFO")
+	info.Reply = "$KV." + natsadapter.RevocationsBucket + ".ann"
+	if err := dsNC.PublishMsg(info); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := svcJS.KeyValue(ctx, natsadapter.RevocationsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the redirected reply to land in the view", func() bool {
+		kve, err := kv.Get(ctx, "ann")
+		return err == nil && strings.Contains(string(kve.Value()), "account_info_response")
+	})
+	late := startGatewayAs(t, sn, "gw-late")
+	if r := late.checker.Check("ann", "", time.Now().Unix()); r != revocation.ReasonDisabled {
+		t.Errorf("a gateway started after the forgery answers %v for ann, want %v", r, revocation.ReasonDisabled)
+	}
+
 	// The service, the admin's CLI and the gateway did all they had to
 	// within their permissions.
-	for _, who := range []string{"user:service", `go:userlife-cli"`, "userlife-gateway-gw-acl"} {
+	for _, who := range []string{"user:service", `go:userlife-cli"`, "userlife-gateway-gw-"} {
 		if v := sn.log.of(who); len(v) > 0 {
 			t.Errorf("%s ran into permission violations:\n%s", who, strings.Join(v, "\n"))
 		}
