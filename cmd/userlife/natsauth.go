@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/nats-io/nats.go"
 	"github.com/urfave/cli/v3"
@@ -54,6 +56,13 @@ func connectCLI(cmd *cli.Command, hint string) (*nats.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			fmt.Fprintf(os.Stderr, "userlife: the NATS server refused this user: %v (deploy/README.md lists what each role may do)\n", err)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "userlife: NATS: %v\n", err)
+	}))
 	nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil, opts...)
 	if err != nil {
 		return nil, cli.Exit(fmt.Sprintf("%v (%s)", err, hint), exitError)
