@@ -207,6 +207,9 @@ func (v *RevocationView) entry(ctx context.Context, id string) (*revocation.Entr
 	}
 	var cur *revocation.Entry
 	for _, ev := range evs {
+		if IsForeign(ev) {
+			continue
+		}
 		if cur, err = revocation.Reduce(cur, ev); err != nil {
 			return nil, fmt.Errorf("rebuild revocation entry %s: %w", id, err)
 		}

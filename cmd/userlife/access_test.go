@@ -227,6 +227,31 @@ func TestAccessControlRoles(t *testing.T) {
 		t.Errorf("a gateway started after the forgery answers %v for ann, want %v", r, revocation.ReasonDisabled)
 	}
 
+	// The same trick lands a server reply on an event subject. The
+	// service takes it for what it is, not an event: ann's commands go on,
+	// and verify reports the message it could not apply.
+	info = nats.NewMsg("$JS.API.INFO")
+	info.Reply = events.EventSubject("ann", events.TypeUserEnabled)
+	if err := adminNC.PublishMsg(info); err != nil {
+		t.Fatal(err)
+	}
+	evStream, err := svcJS.Stream(ctx, natsadapter.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the redirected reply to land in the event stream", func() bool {
+		m, err := evStream.GetLastMsgForSubject(ctx, events.EventSubject("ann", events.TypeUserEnabled))
+		return err == nil && strings.Contains(string(m.Data), "account_info_response")
+	})
+	if out := cliAs(t, sn, "admin", "user", "enable", "ann"); !strings.Contains(out, "accepted EnableUser") {
+		t.Fatalf("enable after the forgery: %s", out)
+	}
+	if out := cliAs(t, sn, "service", "verify"); !strings.Contains(out, "OK:") {
+		t.Errorf("verify after the forgery: %s", out)
+	} else {
+		t.Logf("verify: %s", out)
+	}
+
 	// The service, the admin's CLI and the gateway did all they had to
 	// within their permissions.
 	for _, who := range []string{"user:service", `go:userlife-cli"`, "userlife-gateway-gw-"} {
