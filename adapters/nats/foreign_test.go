@@ -1,8 +1,11 @@
 package nats_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"testing"
 
+	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
 )
 
@@ -76,4 +79,17 @@ func TestServiceToleratesForeignMessagesOnEventSubjects(t *testing.T) {
 	if _, err := e.store.Load(ctx, "u-x"); err == nil {
 		t.Error("load with an event of an unknown type: no error")
 	}
+}
+
+// A server reply redirected onto an email claim's key must not lock the
+// email: a claim whose owner is no user id is taken over.
+func TestServiceTakesOverForeignEmailClaims(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	h := sha256.Sum256([]byte("victim@x.com"))
+	if _, err := e.js.Publish(ctx, "$KV."+natsadapter.EmailsBucket+"."+hex.EncodeToString(h[:]), []byte(`{"stream":"USERLIFE_CMD","seq":7}`)); err != nil {
+		t.Fatal(err)
+	}
+	registerUser(t, e.service(), "u-victim", "Victim@x.com")
 }
