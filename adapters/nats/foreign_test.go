@@ -3,7 +3,11 @@ package nats_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go"
 
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
@@ -92,4 +96,19 @@ func TestServiceTakesOverForeignEmailClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	registerUser(t, e.service(), "u-victim", "Victim@x.com")
+}
+
+// A message over the server's max payload (1 MiB, as in
+// deploy/nats-server.conf) never reaches the command queue.
+func TestOversizedCommandRefusedByNATS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	big := []byte(`{"user_id":"u-1","actor":"ops","reason":"` + strings.Repeat("x", 2<<20) + `"}`)
+	_, err := e.js.Publish(testContext(t), events.CommandSubject(events.CmdDisableUser), big)
+	if !errors.Is(err, nats.ErrMaxPayload) {
+		t.Fatalf("publish of %d bytes: %v, want %v", len(big), err, nats.ErrMaxPayload)
+	}
+	if n := streamMsgs(t, e.js, natsadapter.CommandStream); n != 0 {
+		t.Errorf("the command stream holds %d messages, want 0", n)
+	}
 }
