@@ -87,14 +87,17 @@ func (s *EventStore) LoadAfter(ctx context.Context, userID string, after uint64)
 			continue
 		}
 		// An event that happens once per user is the whole of its subject:
-		// the last message is the only one.
+		// the last message is the only one, unless a foreign message came
+		// after it (then read the subject).
 		if _, t, ok := events.ParseEventSubject(m.Subject); ok && t.OncePerUser() {
-			e, err := decodeStored(m.Data, m.Sequence)
+			e, err := decodeStored(m.Subject, m.Data, m.Sequence)
 			if err != nil {
 				return nil, fmt.Errorf("load user %s: event at seq %d: %w", userID, m.Sequence, err)
 			}
-			out = append(out, e)
-			continue
+			if !IsForeign(e) {
+				out = append(out, e)
+				continue
+			}
 		}
 		subjects = append(subjects, m.Subject)
 	}
@@ -168,7 +171,7 @@ func (s *EventStore) loadSubject(ctx context.Context, userID, subject string, se
 			if err != nil {
 				return nil, fmt.Errorf("load user %s: %w", userID, err)
 			}
-			e, err := decodeStored(m.Data, m.Sequence)
+			e, err := decodeStored(m.Subject, m.Data, m.Sequence)
 			if err != nil {
 				return nil, fmt.Errorf("load user %s: event at seq %d: %w", userID, m.Sequence, err)
 			}
@@ -194,14 +197,32 @@ func (s *EventStore) loadSubject(ctx context.Context, userID, subject string, se
 	}
 }
 
-func decodeStored(data []byte, seq uint64) (events.Event, error) {
+// decodeStored decodes the message at seq on subject.
+//
+// A message that is not an event envelope at all, or is one of another
+// user or type than its subject says, was not appended by the service: a
+// client allowed any JetStream request can have the server publish its
+// reply on an event subject (see docs/security.md). It comes back as a
+// foreign event: no payload, so folds change nothing, but its sequence, so
+// the user's version still equals the subject's last sequence and the next
+// append is not refused forever. An envelope of a type this version does
+// not know stays an error: deciding without it could be wrong.
+func decodeStored(subject string, data []byte, seq uint64) (events.Event, error) {
+	id, typ, _ := events.ParseEventSubject(subject)
 	e, err := events.Decode(data)
-	if err != nil {
+	switch {
+	case errors.Is(err, events.ErrMalformedEvent), err == nil && (e.UserID != id || e.Type != typ):
+		return events.Event{UserID: id, Seq: seq}, nil
+	case err != nil:
 		return events.Event{}, err
 	}
 	e.Seq = seq
 	return e, nil
 }
+
+// IsForeign reports whether e stands for a message on an event subject that
+// the service did not append (see decodeStored).
+func IsForeign(e events.Event) bool { return e.Data == nil }
 
 // LastSeq returns the user's version: the sequence of its last event, 0 if
 // it has none.

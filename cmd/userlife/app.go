@@ -27,6 +27,7 @@ type ServeConfig struct {
 	DataDir     string        // embedded server's JetStream directory
 	NATSListen  string        // embedded server's client address
 	NATSURL     string        // external server instead of the embedded one
+	NATSOptions []nats.Option // credentials and TLS for NATSURL (natsadapter.ClientAuth)
 	SyncAlways  bool          // fsync every write before acking (embedded server)
 	Replicas    int           // stream replicas (external cluster)
 	Concurrency int           // commands of one type in flight per process
@@ -115,7 +116,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		a.NATSURL = a.server.ClientURL()
 	}
 	var err error
-	a.nc, err = natsadapter.Connect(a.NATSURL, "userlife-serve", log)
+	a.nc, err = natsadapter.Connect(a.NATSURL, "userlife-serve", log, cfg.NATSOptions...)
 	if err != nil {
 		if cfg.NATSURL != "" {
 			return nil, fmt.Errorf("%w (--nats or USERLIFE_NATS is set, so serve uses that external server instead of "+
@@ -156,6 +157,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 	}
 	a.intake, err = wmintake.New(wmintake.Config{
 		NATSURL:     a.NATSURL,
+		NATSOptions: cfg.NATSOptions,
 		Handler:     svc,
 		Outcomes:    results,
 		Concurrency: cfg.Concurrency,

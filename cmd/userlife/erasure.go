@@ -22,14 +22,14 @@ func erasureCommand() *cli.Command {
 		Name:      "erasure",
 		Usage:     "show a deleted user's erasure receipt: which registered data services have purged its data, which are pending",
 		ArgsUsage: "USER_ID",
-		Flags:     []cli.Flag{natsFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:     append(natsFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
 				return cli.Exit("usage: userlife user erasure USER_ID", exitError)
 			}
-			nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
+			nc, err := connectCLI(cmd, "is `userlife serve` running? set --nats or USERLIFE_NATS")
 			if err != nil {
-				return cli.Exit(fmt.Sprintf("%v (is `userlife serve` running? set --nats or USERLIFE_NATS)", err), exitError)
+				return err
 			}
 			defer nc.Close()
 			r, err := readErasure(ctx, nc, cmd.Args().First())

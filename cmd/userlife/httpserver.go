@@ -89,7 +89,7 @@ func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, a
 		if err != nil {
 			return err
 		}
-		if h.nc, err = natsadapter.Connect(natsURL, "userlife-serve-introspection", log); err != nil {
+		if h.nc, err = natsadapter.Connect(natsURL, "userlife-serve-introspection", log, cfg.NATSOptions...); err != nil {
 			return err
 		}
 		js, err := jetstream.New(h.nc)

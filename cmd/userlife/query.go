@@ -17,15 +17,18 @@ import (
 	"github.com/userlife/userlife/projections"
 )
 
-func natsFlag() cli.Flag {
-	return &cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")}
+// natsFlags are --nats and the NATS credential flags.
+func natsFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
+	}, natsAuthFlags()...)
 }
 
 // queryClient connects to the service's query endpoints.
 func queryClient(cmd *cli.Command) (*natsadapter.QueryClient, func(), error) {
-	nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
+	nc, err := connectCLI(cmd, "is `userlife serve` running? set --nats or USERLIFE_NATS")
 	if err != nil {
-		return nil, nil, cli.Exit(fmt.Sprintf("%v (is `userlife serve` running? set --nats or USERLIFE_NATS)", err), exitError)
+		return nil, nil, err
 	}
 	return natsadapter.NewQueryClient(nc), nc.Close, nil
 }
@@ -34,15 +37,14 @@ func listCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
 		Usage: "list users by state, optionally by email prefix, a page at a time",
-		Flags: []cli.Flag{
-			natsFlag(),
+		Flags: append(natsFlags(),
 			&cli.StringFlag{Name: "state", Usage: "pending, confirmed or disabled (default: all)"},
 			&cli.StringFlag{Name: "email-prefix", Usage: "only emails starting with this (case-insensitive)"},
 			&cli.IntFlag{Name: "limit", Value: 50, Usage: "users per page (at most 1000)"},
 			&cli.StringFlag{Name: "after", Usage: "cursor: list users after this id (printed as next=… under a page)"},
 			&cli.BoolFlag{Name: "all", Usage: "follow the cursor through every page"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON lines, one user each"},
-		},
+		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			qc, done, err := queryClient(cmd)
 			if err != nil {
@@ -95,7 +97,7 @@ func showCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "show a user and its history",
 		ArgsUsage: "USER_ID",
-		Flags:     []cli.Flag{natsFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:     append(natsFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
 				return cli.Exit("usage: userlife user show USER_ID", exitError)

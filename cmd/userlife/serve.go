@@ -17,7 +17,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the service: command intake, event store and (by default) an embedded NATS server",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Value: "./data", Usage: "directory of the embedded NATS server's JetStream files", Sources: env("data")},
 			&cli.StringFlag{Name: "nats-listen", Value: "127.0.0.1:4222", Usage: "client address of the embedded NATS server (port 0 picks one)", Sources: env("nats-listen")},
 			&cli.StringFlag{Name: "nats", Usage: "use this external NATS server (≥ 2.12, JetStream on) instead of the embedded one", Sources: env("nats")},
@@ -33,7 +33,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "introspection-tokens-file", Usage: "turn on POST /v1/introspect for callers presenting a bearer token listed in this file (one a line; needs --jwks or --hs256-secret-file)", Sources: env("introspection-tokens-file")},
 			jwksFlag(),
 			hs256SecretFileFlag(),
-		},
+		}, natsAuthFlags()...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(cmd)
 			if err != nil {
@@ -41,6 +41,14 @@ func serveCommand() *cli.Command {
 			}
 			if err := validateReadyMaxLag(cmd.Int("ready-max-lag")); err != nil {
 				return cli.Exit(err.Error(), exitError)
+			}
+			natsOpts, err := natsOptions(cmd)
+			if err != nil {
+				return err
+			}
+			if cmd.String("nats") == "" && len(natsOpts) > 0 {
+				return cli.Exit("the NATS credential and TLS flags are for an external server: give --nats URL too "+
+					"(the embedded server listens on loopback without authentication)", exitError)
 			}
 			verifier, callers, off, err := introspectionFlags(ctx, cmd, log)
 			if err != nil {
@@ -57,6 +65,7 @@ func serveCommand() *cli.Command {
 				DataDir:             cmd.String("data"),
 				NATSListen:          cmd.String("nats-listen"),
 				NATSURL:             cmd.String("nats"),
+				NATSOptions:         natsOpts,
 				SyncAlways:          cmd.Bool("sync-always"),
 				Replicas:            int(cmd.Int("replicas")),
 				Concurrency:         int(cmd.Int("concurrency")),

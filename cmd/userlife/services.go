@@ -24,9 +24,9 @@ func servicesCommand() *cli.Command {
 		return func(ctx context.Context, cmd *cli.Command) error {
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
+			nc, err := connectCLI(cmd, "is `userlife serve` running? set --nats or USERLIFE_NATS")
 			if err != nil {
-				return cli.Exit(fmt.Sprintf("%v (is `userlife serve` running? set --nats or USERLIFE_NATS)", err), exitError)
+				return err
 			}
 			defer nc.Close()
 			js, err := jetstream.New(nc)
@@ -55,7 +55,7 @@ func servicesCommand() *cli.Command {
 		Commands: []*cli.Command{
 			{
 				Name: "list", Usage: "list the registered data services",
-				Flags: []cli.Flag{natsFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON lines"}},
+				Flags: append(natsFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON lines"}),
 				Action: withRegistry(func(ctx context.Context, cmd *cli.Command, ds *natsadapter.DataServices) error {
 					svcs, err := ds.List(ctx)
 					if err != nil {
@@ -82,7 +82,7 @@ func servicesCommand() *cli.Command {
 			},
 			{
 				Name: "register", Usage: "register a data service: every deleted user's receipt waits for it from now on", ArgsUsage: "NAME",
-				Flags: []cli.Flag{natsFlag(), &cli.StringFlag{Name: "description", Usage: "what data it holds"}},
+				Flags: append(natsFlags(), &cli.StringFlag{Name: "description", Usage: "what data it holds"}),
 				Action: withRegistry(func(ctx context.Context, cmd *cli.Command, ds *natsadapter.DataServices) error {
 					name, err := oneName(cmd, "register NAME [--description TEXT]")
 					if err != nil {
@@ -98,7 +98,7 @@ func servicesCommand() *cli.Command {
 			},
 			{
 				Name: "deregister", Usage: "remove a data service that is gone: receipts stop waiting for it (those it gave stay)", ArgsUsage: "NAME",
-				Flags: []cli.Flag{natsFlag()},
+				Flags: natsFlags(),
 				Action: withRegistry(func(ctx context.Context, cmd *cli.Command, ds *natsadapter.DataServices) error {
 					name, err := oneName(cmd, "deregister NAME")
 					if err != nil {
