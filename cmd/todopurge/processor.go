@@ -260,6 +260,10 @@ func (p *purger) handle(ctx context.Context, ev *userDeleted) error {
 		p.log.Error("undecodable UserDeleted, skipped", "stream_seq", md(mdStreamSeq), "err", ev.DecodeErr)
 		return nil
 	}
+	if ev.Type != events.TypeUserDeleted {
+		p.log.Error("an event on a UserDeleted subject is not one, skipped", "stream_seq", md(mdStreamSeq), "type", ev.Type)
+		return nil
+	}
 	removed, at, first, err := p.store.purge(ctx, ev.UserID, ev.ID, ev.Seq)
 	if err != nil {
 		return err
