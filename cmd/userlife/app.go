@@ -16,6 +16,7 @@ import (
 
 	httpadapter "github.com/userlife/userlife/adapters/http"
 	"github.com/userlife/userlife/adapters/http/admin"
+	"github.com/userlife/userlife/adapters/metrics"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	wmintake "github.com/userlife/userlife/adapters/watermill"
 	"github.com/userlife/userlife/domain"
@@ -52,6 +53,9 @@ type ServeConfig struct {
 	// Metrics is served at /metrics (default: 404).
 	Ready   func(context.Context) error
 	Metrics http.Handler
+	// ReadyMaxLag is how many events a projection may be behind the
+	// stream while GET /readyz answers 200 (0: DefaultReadyMaxLag).
+	ReadyMaxLag uint64
 }
 
 // App is a running service: the embedded NATS server (unless external),
@@ -65,6 +69,8 @@ type App struct {
 	read   *readSide
 	http   *httpSide
 	done   chan error
+
+	metrics *metrics.Metrics // what GET /metrics and GET /readyz report
 	// NATSURL is where clients reach the NATS server.
 	NATSURL string
 	// HTTPAddr is the HTTP listener's address ("" without one).
@@ -77,7 +83,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{cfg: cfg, log: log, done: make(chan error, 1)}
+	a := &App{cfg: cfg, log: log, done: make(chan error, 1), metrics: metrics.New(log)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -139,7 +145,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		return nil, err
 	}
 	svc := &domain.Service{
-		Store:  store,
+		Store:  a.metrics.TimeAppends(store),
 		Emails: emails,
 		Decider: domain.Decider{
 			Now:   time.Now,
@@ -154,6 +160,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		Outcomes:    results,
 		Concurrency: cfg.Concurrency,
 		AckWait:     cfg.AckWait,
+		OnOutcome:   func(p wmintake.OutcomeParams) { a.metrics.Outcome(p.Outcome, p.Took) },
 		Logger:      log,
 	})
 	if err != nil {
@@ -176,7 +183,15 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		st.close()
 		return nil, err
 	}
+	if err := trackReadSide(a.metrics, js, a.read); err != nil {
+		return nil, err
+	}
 	if a.http != nil {
+		maxLag := cfg.ReadyMaxLag
+		if maxLag == 0 {
+			maxLag = DefaultReadyMaxLag
+		}
+		a.http.metrics, a.http.ready = a.metrics.Handler(), readiness(a.metrics, a.nc, js, maxLag)
 		api, err := newAdminAPI(ctx, cfg, log, a.nc, js, st.queries)
 		if err != nil {
 			return nil, err

@@ -34,14 +34,16 @@ const introspectionOff = "introspection is off: start serve with --introspection
 // would let anyone probe tokens.
 const minCallerToken = 16
 
-// httpSide is serve's HTTP listener: /healthz and, when enabled, token
-// introspection fed by its own revocation watcher.
+// httpSide is serve's HTTP listener: /healthz, /readyz, /metrics and, when
+// enabled, token introspection fed by its own revocation watcher.
 type httpSide struct {
 	ln      net.Listener
 	srv     *http.Server
 	served  chan error
 	nc      *nats.Conn
 	watcher *natsadapter.RevocationWatcher
+	// metrics and ready serve GET /metrics and GET /readyz.
+	metrics, ready http.Handler
 }
 
 // listenHTTP takes the address first, so a taken port fails serve before
@@ -73,6 +75,12 @@ func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, a
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if h.metrics != nil {
+		mux.Handle("GET /metrics", h.metrics)
+	}
+	if h.ready != nil {
+		mux.Handle("GET /readyz", h.ready)
+	}
 	if cfg.introspectionEnabled() {
 		checker := revocation.NewChecker(revocation.Config{}) // fail closed: a stale view answers 503
 		in, err := httpadapter.NewIntrospector(httpadapter.IntrospectorConfig{

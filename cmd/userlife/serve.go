@@ -26,8 +26,9 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long a command stays unacked before it is delivered again (after a crash)", Sources: env("ack-wait")},
 			&cli.IntFlag{Name: "cache-users", Value: 100_000, Usage: "users whose state the command handler keeps in memory (0 reads every user's full history per command)", Sources: env("cache-users")},
 			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "commands of each type handled at once by this process", Sources: env("concurrency")},
-			&cli.StringFlag{Name: "http", Value: DefaultHTTPListen, Usage: "HTTP address: admin API /v1, GET /healthz, POST /v1/introspect (\"\" for none)", Sources: env("http")},
+			&cli.StringFlag{Name: "http", Value: DefaultHTTPListen, Usage: "HTTP address: admin API /v1, GET /healthz, /readyz, /metrics, POST /v1/introspect (\"\" for none)", Sources: env("http")},
 			&cli.StringFlag{Name: "admin-tokens-file", Usage: "`FILE` of admin API tokens, one \"<token> <actor> <role>\" a line (role admin or viewer); USERLIFE_ADMIN_TOKENS adds more", Sources: env("admin-tokens-file")},
+			&cli.IntFlag{Name: "ready-max-lag", Value: DefaultReadyMaxLag, Usage: "events a projection may be behind the event stream while GET /readyz answers 200", Sources: env("ready-max-lag")},
 			&cli.StringFlag{Name: "introspection-tokens-file", Usage: "turn on POST /v1/introspect for callers presenting a bearer token listed in this file (one a line; needs --jwks or --hs256-secret-file)", Sources: env("introspection-tokens-file")},
 			jwksFlag(),
 			hs256SecretFileFlag(),
@@ -36,6 +37,9 @@ func serveCommand() *cli.Command {
 			log, err := newLogger(cmd)
 			if err != nil {
 				return err
+			}
+			if err := validateReadyMaxLag(cmd.Int("ready-max-lag")); err != nil {
+				return cli.Exit(err.Error(), exitError)
 			}
 			verifier, callers, off, err := introspectionFlags(ctx, cmd, log)
 			if err != nil {
@@ -63,6 +67,7 @@ func serveCommand() *cli.Command {
 				Verifier:            verifier,
 				IntrospectionTokens: callers,
 				AdminTokens:         tokens,
+				ReadyMaxLag:         uint64(cmd.Int("ready-max-lag")),
 			})
 			if err != nil {
 				return cli.Exit(err.Error(), exitError)
@@ -76,7 +81,7 @@ func serveCommand() *cli.Command {
 				if len(tokens) == 0 {
 					where += " refusing every request: no admin tokens"
 				}
-				where += ", GET /healthz, POST /v1/introspect"
+				where += ", GET /healthz, /readyz, /metrics, POST /v1/introspect"
 				if off != "" {
 					where += " off: " + off
 				}
