@@ -459,3 +459,41 @@ func TestPurgeTwoInstances(t *testing.T) {
 	default:
 	}
 }
+
+// TestPurgeSkipsUndecodable: a message on a UserDeleted subject that is
+// not an event is logged and acknowledged; the deletions after it are
+// handled.
+func TestPurgeSkipsUndecodable(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testContext(t)
+	rec := newRecorder(false)
+	w.startPurger(t, rec)
+	bad, err := w.js.Publish(ctx, events.EventSubject("zed", events.TypeUserDeleted), []byte(`{"not":"an event"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.liveUser(t, "ann")
+	w.deleteUser(t, "ann")
+	if s := rec.next1(t); s.err != nil || s.cmd.UserID != "ann" {
+		t.Fatalf("send %+v, %v; want ann's receipt", s.cmd, s.err)
+	}
+	cons, err := w.js.PushConsumer(ctx, natsadapter.EventsStream, "todo-purge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.AckFloor.Stream >= bad.Sequence && info.NumAckPending == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the undecodable message (seq %d) was never acknowledged: ack floor %d, %d pending", bad.Sequence, info.AckFloor.Stream, info.NumAckPending)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

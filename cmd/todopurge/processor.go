@@ -247,19 +247,28 @@ func (p *purger) newSubscriber(wlog wm.LoggerAdapter) (message.Subscriber, error
 // handle purges the data of one deleted user and reports it. An error
 // nacks the event (redelivered a second later); nil acks it.
 func (p *purger) handle(ctx context.Context, ev *userDeleted) error {
-	msg := cqrs.OriginalMessageFromCtx(ctx)
+	md := func(key string) string {
+		if msg := cqrs.OriginalMessageFromCtx(ctx); msg != nil {
+			return msg.Metadata.Get(key)
+		}
+		return ""
+	}
 	if ev.DecodeErr != nil {
 		// Only userlife writes the stream; an undecodable event is a bug
 		// no retry fixes. The user's receipt stays pending, where an
 		// operator sees it.
-		p.log.Error("undecodable UserDeleted, skipped", "stream_seq", msg.Metadata.Get(mdStreamSeq), "err", ev.DecodeErr)
+		p.log.Error("undecodable UserDeleted, skipped", "stream_seq", md(mdStreamSeq), "err", ev.DecodeErr)
+		return nil
+	}
+	if ev.Type != events.TypeUserDeleted {
+		p.log.Error("an event on a UserDeleted subject is not one, skipped", "stream_seq", md(mdStreamSeq), "type", ev.Type)
 		return nil
 	}
 	removed, at, first, err := p.store.purge(ctx, ev.UserID, ev.ID, ev.Seq)
 	if err != nil {
 		return err
 	}
-	log := p.log.With("user_id", ev.UserID, "event_id", ev.ID, "stream_seq", ev.Seq, "delivery", msg.Metadata.Get(mdNumDelivered))
+	log := p.log.With("user_id", ev.UserID, "event_id", ev.ID, "stream_seq", ev.Seq, "delivery", md(mdNumDelivered))
 	if first {
 		log.Info("purged", "items_removed", removed)
 	} else {
