@@ -121,6 +121,9 @@ func (f *UserFold) Apply(e events.Event) {
 	if next == nil && f.Row != nil {
 		gone := *f.Row
 		gone.State, gone.DeletedAt = StateDeleted, e.OccurredAt
+		if d, ok := e.Data.(events.UserDeleted); ok {
+			gone.RevokedBefore = later(gone.RevokedBefore, d.RevokedBefore)
+		}
 		gone.Version, gone.UpdatedAt = e.Seq, e.OccurredAt
 		next = &gone
 	}
