@@ -30,7 +30,7 @@ type envelopeRow struct {
 // kept as stored, so events of types this build does not know are rows too.
 func (r Record) AuditRow() (projections.AuditEvent, error) {
 	var env envelopeRow
-	if err := json.Unmarshal(r.Data, &env); err != nil {
+	if err := readEnvelope(r.Data, &env); err != nil {
 		return projections.AuditEvent{}, fmt.Errorf("seq %d (%s): %w: %v", r.Seq, r.Subject, events.ErrMalformedEvent, err)
 	}
 	if env.Type == "" || env.UserID == "" {

@@ -1,0 +1,141 @@
+package nats_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/adapters/nats/natstest"
+	"github.com/userlife/userlife/events"
+	"github.com/userlife/userlife/projections"
+)
+
+// auditBenchEvents is the stream size of the audit benchmarks:
+// USERLIFE_BENCH_EVENTS, default 200,000 (1000000 for the documented
+// figures).
+func auditBenchEvents(b *testing.B) int {
+	if s := os.Getenv("USERLIFE_BENCH_EVENTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 5 {
+			b.Fatalf("USERLIFE_BENCH_EVENTS=%q: want a number ≥ 5", s)
+		}
+		return n
+	}
+	return 200_000
+}
+
+// lives makes n events: users registered, confirmed, revoked, disabled and
+// enabled in five rounds over every user (so a user's five events are far
+// apart in the stream), occurred_at now, as the service would write them.
+func lives(n int) []events.Event {
+	users := n / 5
+	at := time.Now().UTC()
+	steps := []func(int) events.Payload{
+		func(u int) events.Payload { return events.UserRegistered{Email: fmt.Sprintf("user%d@example.com", u)} },
+		func(int) events.Payload { return events.UserConfirmed{} },
+		func(int) events.Payload { return events.SessionsRevoked{RevokedBefore: at} },
+		func(int) events.Payload { return events.UserDisabled{RevokedBefore: at} },
+		func(int) events.Payload { return events.UserEnabled{} },
+	}
+	out := make([]events.Event, 0, n)
+	for step, p := range steps {
+		for u := range users {
+			d := p(u)
+			out = append(out, events.Event{ID: fmt.Sprintf("ev-%d-%d", step, u), Type: d.EventType(), UserID: fmt.Sprintf("user-%d", u),
+				OccurredAt: at, Actor: "loader", Reason: "bench", CommandID: fmt.Sprintf("c-%d-%d", u, step), Data: d})
+		}
+	}
+	return out
+}
+
+// rawOrderedRead is the anchor: an ordered consumer reading n messages, no
+// metadata, no decoding (as the replay benchmarks measure it).
+func rawOrderedRead(b *testing.B, js jetstream.JetStream, n int) float64 {
+	b.Helper()
+	ctx := context.Background()
+	s, err := js.Stream(ctx, natsadapter.EventsStream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(2000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer it.Stop()
+	start := time.Now()
+	for range n {
+		if _, err := it.Next(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkAudit runs on one stream of USERLIFE_BENCH_EVENTS events:
+// full-scan reads every event through AuditLog.Scan (records: metadata,
+// subject, the client-side checks) and AuditLog.Audit (audit rows: the
+// envelope read) next to a raw ordered-consumer read in the same
+// iteration; user-history is one random user's history (5 events) through
+// AuditLog.Audit.
+func BenchmarkAudit(b *testing.B) {
+	n := auditBenchEvents(b)
+	_, js := natstest.Provisioned(b)
+	seeded := time.Now()
+	publishEvents(b, js, lives(n))
+	b.Logf("seeded %d events in %s", n, time.Since(seeded).Round(time.Millisecond))
+	l := natsadapter.NewAuditLog(js, natsadapter.AuditConfig{})
+	ctx := context.Background()
+
+	b.Run("full-scan", func(b *testing.B) {
+		for range b.N {
+			raw := rawOrderedRead(b, js, n)
+			start := time.Now()
+			count := 0
+			if err := l.Scan(ctx, projections.AuditQuery{}, func(natsadapter.Record) error { count++; return nil }); err != nil {
+				b.Fatal(err)
+			}
+			scan := float64(count) / time.Since(start).Seconds()
+			start = time.Now()
+			rows := 0
+			if err := l.Audit(ctx, projections.AuditQuery{}, func(projections.AuditEvent) error { rows++; return nil }); err != nil {
+				b.Fatal(err)
+			}
+			audit := float64(rows) / time.Since(start).Seconds()
+			if count != n || rows != n {
+				b.Fatalf("scanned %d records and %d rows, want %d", count, rows, n)
+			}
+			b.ReportMetric(raw, "raw-read/s")
+			b.ReportMetric(scan, "scan/s")
+			b.ReportMetric(audit, "audit-rows/s")
+			b.ReportMetric(100*scan/raw, "scan-%-of-raw")
+			b.ReportMetric(100*audit/raw, "rows-%-of-raw")
+		}
+	})
+
+	b.Run("user-history", func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		durations := make([]time.Duration, 0, 4096)
+		for b.Loop() {
+			q := projections.AuditQuery{UserID: fmt.Sprintf("user-%d", rng.IntN(n/5))}
+			start := time.Now()
+			rows := 0
+			err := l.Audit(ctx, q, func(projections.AuditEvent) error { rows++; return nil })
+			durations = append(durations, time.Since(start))
+			if err != nil || rows != 5 {
+				b.Fatalf("history of %s: %d rows, %v", q.UserID, rows, err)
+			}
+		}
+		reportLatency(b, durations)
+	})
+}
