@@ -336,27 +336,30 @@ func (l *AuditLog) userRecords(ctx context.Context, userID string, types []event
 		}
 		return nil, fmt.Errorf("history of %s: no answer from stream %s: %w", userID, EventsStream, nats.ErrTimeout)
 	}
-	for _, subj := range more {
-		rs, err := l.subjectRecords(ctx, subj)
-		if err != nil {
+	// Every subject's first batch is asked for before any answer is read:
+	// one round trip for all of them instead of one each.
+	firsts := make([]iter.Seq2[*jetstream.RawStreamMsg, error], len(more))
+	for i, subj := range more {
+		if firsts[i], err = jetstreamext.GetBatch(ctx, l.js, EventsStream, loadBatch,
+			jetstreamext.GetBatchSubject(subj), jetstreamext.GetBatchSeq(1)); err != nil {
 			return nil, fmt.Errorf("history of %s: %w", userID, err)
 		}
-		out = append(out, rs...)
+	}
+	for i, subj := range more {
+		var err error
+		if out, err = l.subjectRecords(ctx, subj, firsts[i], out); err != nil {
+			return nil, fmt.Errorf("history of %s: %w", userID, err)
+		}
 	}
 	slices.SortFunc(out, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil
 }
 
-// subjectRecords reads every message of one literal subject.
-func (l *AuditLog) subjectRecords(ctx context.Context, subject string) ([]Record, error) {
-	var out []Record
+// subjectRecords appends every message of one literal subject to out,
+// starting with the answer to a first batch already asked for.
+func (l *AuditLog) subjectRecords(ctx context.Context, subject string, msgs iter.Seq2[*jetstream.RawStreamMsg, error], out []Record) ([]Record, error) {
 	seq := uint64(1)
 	for {
-		msgs, err := jetstreamext.GetBatch(ctx, l.js, EventsStream, loadBatch,
-			jetstreamext.GetBatchSubject(subject), jetstreamext.GetBatchSeq(seq))
-		if err != nil {
-			return nil, err
-		}
 		var pending uint64
 		n := 0
 		for m, err := range msgs {
@@ -379,6 +382,11 @@ func (l *AuditLog) subjectRecords(ctx context.Context, subject string) ([]Record
 		}
 		if pending == 0 {
 			return out, nil
+		}
+		var err error
+		if msgs, err = jetstreamext.GetBatch(ctx, l.js, EventsStream, loadBatch,
+			jetstreamext.GetBatchSubject(subject), jetstreamext.GetBatchSeq(seq)); err != nil {
+			return nil, err
 		}
 	}
 }

@@ -200,3 +200,38 @@ func TestAuditIterator(t *testing.T) {
 		t.Error("Audit with a cancelled context: no error")
 	}
 }
+
+// TestAuditLongUserHistory: a user whose subjects hold more events than one
+// direct batch get returns gets all of them, in order.
+func TestAuditLongUserHistory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var evs []events.Event
+	at := time.Now().UTC()
+	for i := range 700 {
+		u := "big"
+		if i%7 == 3 {
+			u = "other"
+		}
+		var p events.Payload = events.SessionsRevoked{RevokedBefore: at}
+		if i%2 == 0 {
+			p = events.SessionRevoked{SessionID: fmt.Sprint(i)}
+		}
+		evs = append(evs, events.Event{ID: fmt.Sprint(i), Type: p.EventType(), UserID: u, OccurredAt: at, Actor: "a", CommandID: fmt.Sprint(i), Data: p})
+	}
+	publishEvents(t, e.js, evs)
+	l := natsadapter.NewAuditLog(e.js, natsadapter.AuditConfig{})
+	var want []uint64
+	for i, ev := range evs {
+		if ev.UserID == "big" {
+			want = append(want, uint64(i+1))
+		}
+	}
+	var got []uint64
+	for _, r := range auditRows(t, l, projections.AuditQuery{UserID: "big"}) {
+		got = append(got, r.Seq)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("history of big: %d events %v…, want %d", len(got), head(got), len(want))
+	}
+}
