@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 )
 
-// readEnvelope reads an envelope into an audit row without reflection
-// (once json.Valid has checked the document): a
+// readEnvelope reads an envelope into an audit row without reflection,
+// checking the JSON as it goes: a
 // full-log audit spends most of its time here, and encoding/json costs
 // several times the read itself. It handles what events.Encode writes and
 // any other well-formed object; whatever it is unsure of (escapes in keys,
@@ -16,7 +16,7 @@ import (
 // for string fields, invalid UTF-8) it leaves to encoding/json, so the
 // result is always what json.Unmarshal would give.
 func readEnvelope(b []byte, env *envelopeRow) error {
-	if json.Valid(b) && fastEnvelope(b, env) {
+	if fastEnvelope(b, env) {
 		return nil
 	}
 	*env = envelopeRow{}
@@ -38,15 +38,15 @@ func fastEnvelope(b []byte, env *envelopeRow) bool {
 		if i >= len(b) || b[i] != '"' {
 			return false
 		}
-		end := bytes.IndexByte(b[i+1:], '"')
-		if end < 0 {
+		kend := scanString(b, i)
+		if kend < 0 {
 			return false
 		}
-		key := b[i+1 : i+1+end]
+		key := b[i+1 : kend-1]
 		if bytes.IndexByte(key, '\\') >= 0 {
 			return false
 		}
-		i = skipSpace(b, i+2+end)
+		i = skipSpace(b, kend)
 		if i >= len(b) || b[i] != ':' {
 			return false
 		}
@@ -130,51 +130,162 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// skipValue returns the index after the JSON value at i, or -1; the
-// document was validated before.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
+// maxDepth is encoding/json's nesting limit; deeper documents go to it.
+const maxDepth = 10000
+
+// skipValue checks the JSON value at i and returns the index after it, or
+// -1 when it is not valid JSON (the reader then defers to encoding/json).
+func skipValue(b []byte, i int) int { return scanValue(b, i, 0) }
+
+func scanValue(b []byte, i, depth int) int {
+	if i >= len(b) || depth > maxDepth {
 		return -1
 	}
-	switch b[i] {
-	case '"':
-		for j := i + 1; j < len(b); j++ {
-			switch b[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1
-			}
+	switch c := b[i]; {
+	case c == '"':
+		return scanString(b, i)
+	case c == '{':
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return i + 1
 		}
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return -1
+			}
+			if i = scanString(b, i); i < 0 {
+				return -1
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) || b[i] != ':' {
+				return -1
+			}
+			if i = scanValue(b, skipSpace(b, i+1), depth+1); i < 0 {
+				return -1
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return -1
+			}
+			if b[i] == '}' {
+				return i + 1
+			}
+			if b[i] != ',' {
+				return -1
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == '[':
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return i + 1
+		}
+		for {
+			if i = scanValue(b, i, depth+1); i < 0 {
+				return -1
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return -1
+			}
+			if b[i] == ']' {
+				return i + 1
+			}
+			if b[i] != ',' {
+				return -1
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return scanNumber(b, i)
+	}
+	return -1
+}
+
+func literal(b []byte, i int, lit string) int {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
 		return -1
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
+	}
+	return i + len(lit)
+}
+
+// scanString checks the string at i (a '"') and returns the index after
+// its closing quote.
+func scanString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1
+		case c < 0x20:
+			return -1
+		case c == '\\':
+			j++
+			if j >= len(b) {
+				return -1
+			}
 			switch b[j] {
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			case '"':
-				k := skipValue(b, j)
-				if k < 0 {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(b)-j < 5 {
 					return -1
 				}
-				j = k - 1
+				for _, h := range b[j+1 : j+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return -1
+					}
+				}
+				j += 4
+			default:
+				return -1
 			}
 		}
-		return -1
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-			j++
+	}
+	return -1
+}
+
+// scanNumber checks -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? at i.
+func scanNumber(b []byte, i int) int {
+	digits := func(j int) int {
+		k := j
+		for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+			k++
 		}
+		return k
+	}
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
 		if j == i {
 			return -1
 		}
-		return j
+		i = j
 	}
+	return i
 }
