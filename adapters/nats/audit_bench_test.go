@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -124,8 +125,13 @@ func BenchmarkAudit(b *testing.B) {
 	})
 
 	b.Run("user-history", func(b *testing.B) {
+		stream, err := js.Stream(ctx, natsadapter.EventsStream)
+		if err != nil {
+			b.Fatal(err)
+		}
 		rng := rand.New(rand.NewPCG(1, 2))
 		durations := make([]time.Duration, 0, 4096)
+		raw := make([]time.Duration, 0, 4096)
 		for b.Loop() {
 			q := projections.AuditQuery{UserID: fmt.Sprintf("user-%d", rng.IntN(n/5))}
 			start := time.Now()
@@ -135,7 +141,17 @@ func BenchmarkAudit(b *testing.B) {
 			if err != nil || rows != 5 {
 				b.Fatalf("history of %s: %d rows, %v", q.UserID, rows, err)
 			}
+			// The anchor: one direct get of one stored message, the
+			// smallest request the server answers.
+			start = time.Now()
+			if _, err := stream.GetLastMsgForSubject(ctx, events.EventSubject(q.UserID, events.TypeUserRegistered)); err != nil {
+				b.Fatal(err)
+			}
+			raw = append(raw, time.Since(start))
 		}
 		reportLatency(b, durations)
+		slices.Sort(raw)
+		b.ReportMetric(float64(raw[len(raw)/2].Microseconds()), "raw-get-p50-µs")
+		b.ReportMetric(float64(raw[(len(raw)-1)*99/100].Microseconds()), "raw-get-p99-µs")
 	})
 }

@@ -26,6 +26,9 @@ func readEnvelope(b []byte, env *envelopeRow) error {
 var envelopeKeys = []string{"id", "type", "user_id", "occurred_at", "actor", "reason", "command_id", "correlation_id", "data"}
 
 func fastEnvelope(b []byte, env *envelopeRow) bool {
+	// One string holds the body; the fields are slices of it (one
+	// allocation instead of one per field).
+	whole := string(b)
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -42,8 +45,8 @@ func fastEnvelope(b []byte, env *envelopeRow) bool {
 		if kend < 0 {
 			return false
 		}
-		key := b[i+1 : kend-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
+		kstart := i + 1
+		if bytes.IndexByte(b[kstart:kend-1], '\\') >= 0 {
 			return false
 		}
 		i = skipSpace(b, kend)
@@ -56,8 +59,7 @@ func fastEnvelope(b []byte, env *envelopeRow) bool {
 		if i < 0 {
 			return false
 		}
-		val := b[vstart:i]
-		if !setField(env, string(key), val) {
+		if !setField(env, whole[kstart:kend-1], b[vstart:i], whole[vstart:i]) {
 			return false
 		}
 		i = skipSpace(b, i)
@@ -76,7 +78,7 @@ func fastEnvelope(b []byte, env *envelopeRow) bool {
 
 // setField stores one value; false hands the whole envelope to
 // encoding/json.
-func setField(env *envelopeRow, key string, val []byte) bool {
+func setField(env *envelopeRow, key string, val []byte, sval string) bool {
 	var dst *string
 	switch key {
 	case "id":
@@ -115,11 +117,11 @@ func setField(env *envelopeRow, key string, val []byte) bool {
 	if val[0] != '"' {
 		return false
 	}
-	s := val[1 : len(val)-1]
-	if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
+	s := sval[1 : len(sval)-1]
+	if strings.IndexByte(s, '\\') >= 0 || !utf8.ValidString(s) {
 		return false
 	}
-	*dst = string(s)
+	*dst = s
 	return true
 }
 
