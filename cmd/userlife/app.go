@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	httpadapter "github.com/userlife/userlife/adapters/http"
+	"github.com/userlife/userlife/adapters/http/admin"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	wmintake "github.com/userlife/userlife/adapters/watermill"
 	"github.com/userlife/userlife/domain"
@@ -38,6 +40,18 @@ type ServeConfig struct {
 	// on token introspection; without both it answers 404.
 	Verifier            httpadapter.Verifier
 	IntrospectionTokens []string
+	// AdminTokens are the admin API's credentials; without any, /v1
+	// answers 401 and says how to configure them.
+	AdminTokens []admin.Token
+	// AdminOutcomeTimeout is how long an API mutation waits for its
+	// outcome before answering 202 (default 10 s).
+	AdminOutcomeTimeout time.Duration
+	// Console (the web console) is served at "/" of the HTTP listener.
+	Console http.Handler
+	// Ready answers /readyz (default: 200 while connected to NATS);
+	// Metrics is served at /metrics (default: 404).
+	Ready   func(context.Context) error
+	Metrics http.Handler
 }
 
 // App is a running service: the embedded NATS server (unless external),
@@ -163,7 +177,11 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		return nil, err
 	}
 	if a.http != nil {
-		if err := a.http.start(ctx, cfg, a.NATSURL, log); err != nil {
+		api, err := newAdminAPI(ctx, cfg, log, a.nc, js, st.queries)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.http.start(ctx, cfg, a.NATSURL, api, log); err != nil {
 			return nil, err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	httpadapter "github.com/userlife/userlife/adapters/http"
+	"github.com/userlife/userlife/adapters/http/admin"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/projections/revocation"
 )
@@ -62,9 +63,11 @@ func (cfg ServeConfig) introspectionEnabled() bool {
 	return cfg.Verifier != nil && len(cfg.IntrospectionTokens) > 0
 }
 
-// start loads the revocation view (when introspection is on) and serves.
-func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, log *slog.Logger) error {
+// start loads the revocation view (when introspection is on) and serves
+// /healthz, introspection and api.
+func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, api http.Handler, log *slog.Logger) error {
 	mux := http.NewServeMux()
+	mux.Handle("/", api) // the admin API under /v1, /readyz, /metrics and the console
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -100,7 +103,7 @@ func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, l
 		})
 	}
 	h.srv = &http.Server{
-		Handler:           mux,
+		Handler:           admin.SecurityHeaders(mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,

@@ -26,7 +26,8 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "how long a command stays unacked before it is delivered again (after a crash)", Sources: env("ack-wait")},
 			&cli.IntFlag{Name: "cache-users", Value: 100_000, Usage: "users whose state the command handler keeps in memory (0 reads every user's full history per command)", Sources: env("cache-users")},
 			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "commands of each type handled at once by this process", Sources: env("concurrency")},
-			&cli.StringFlag{Name: "http", Value: DefaultHTTPListen, Usage: "HTTP address: GET /healthz, POST /v1/introspect (\"\" for none)", Sources: env("http")},
+			&cli.StringFlag{Name: "http", Value: DefaultHTTPListen, Usage: "HTTP address: admin API /v1, GET /healthz, POST /v1/introspect (\"\" for none)", Sources: env("http")},
+			&cli.StringFlag{Name: "admin-tokens-file", Usage: "`FILE` of admin API tokens, one \"<token> <actor> <role>\" a line (role admin or viewer); USERLIFE_ADMIN_TOKENS adds more", Sources: env("admin-tokens-file")},
 			&cli.StringFlag{Name: "introspection-tokens-file", Usage: "turn on POST /v1/introspect for callers presenting a bearer token listed in this file (one a line; needs --jwks or --hs256-secret-file)", Sources: env("introspection-tokens-file")},
 			jwksFlag(),
 			hs256SecretFileFlag(),
@@ -39,6 +40,13 @@ func serveCommand() *cli.Command {
 			verifier, callers, off, err := introspectionFlags(ctx, cmd, log)
 			if err != nil {
 				return err
+			}
+			tokens, err := adminTokens(cmd.String("admin-tokens-file"), os.Getenv("USERLIFE_ADMIN_TOKENS"))
+			if err != nil {
+				return cli.Exit(err.Error(), exitError)
+			}
+			if len(tokens) == 0 && cmd.String("http") != "" {
+				log.Warn("admin API: no admin tokens configured; /v1 answers 401 to every request. " + adminTokensHint)
 			}
 			app, err := Start(ctx, ServeConfig{
 				DataDir:             cmd.String("data"),
@@ -54,6 +62,7 @@ func serveCommand() *cli.Command {
 				HTTPListen:          cmd.String("http"),
 				Verifier:            verifier,
 				IntrospectionTokens: callers,
+				AdminTokens:         tokens,
 			})
 			if err != nil {
 				return cli.Exit(err.Error(), exitError)
@@ -63,7 +72,11 @@ func serveCommand() *cli.Command {
 				where = fmt.Sprintf("embedded NATS %s (data in %s)", app.NATSURL, cmd.String("data"))
 			}
 			if app.HTTPAddr != "" {
-				where += "; HTTP on http://" + app.HTTPAddr + " (GET /healthz, POST /v1/introspect"
+				where += "; HTTP on http://" + app.HTTPAddr + " (admin API /v1"
+				if len(tokens) == 0 {
+					where += " refusing every request: no admin tokens"
+				}
+				where += ", GET /healthz, POST /v1/introspect"
 				if off != "" {
 					where += " off: " + off
 				}
