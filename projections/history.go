@@ -135,6 +135,10 @@ func (f *UserFold) Fail(seq uint64, err error) {
 	f.Failures = append(f.Failures, fmt.Sprintf("seq %d: %v", seq, err))
 }
 
+// ErrUndecodable is matched by the error an audit returns after delivering
+// every row when some stored messages could not be read as events.
+var ErrUndecodable = errors.New("stored messages that are not events were skipped")
+
 // AuditLogReader answers audit queries from the event log itself.
 type AuditLogReader interface {
 	// Audit calls fn with each matching event in stream order; an error

@@ -54,6 +54,8 @@ type UndecodableError struct {
 	N    int
 }
 
+func (e *UndecodableError) Unwrap() error { return projections.ErrUndecodable }
+
 func (e *UndecodableError) Error() string {
 	s := make([]string, len(e.Seqs))
 	for i, q := range e.Seqs {

@@ -105,6 +105,7 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 		Commands:       queueCommands{client},
 		Outcomes:       storedOutcomes{client.Results()},
 		Queries:        q,
+		Audit:          natsadapter.NewAuditLog(js, natsadapter.AuditConfig{}),
 		WaitProjected:  func(ctx context.Context, seq uint64) error { return waitProjectedLocally(ctx, q, seq) },
 		Tokens:         cfg.AdminTokens,
 		NoTokensHint:   adminTokensHint,

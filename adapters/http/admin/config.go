@@ -45,6 +45,9 @@ type Config struct {
 	Commands Commands
 	Outcomes Outcomes
 	Queries  Queries
+	// Audit, when set, serves GET /v1/audit and GET /v1/users/{id}?at=
+	// from the event log itself.
+	Audit projections.AuditLogReader
 	// WaitProjected, when set, is called after an accepted command with
 	// its event's sequence and returns once the queries show it, so a
 	// client reading right after a mutation sees its effect.

@@ -97,7 +97,11 @@ type UserDetail struct {
 // then told from its history.
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, _ Principal) {
 	id, ok := userID(w, r)
-	if !ok || !checkQuery(w, r.URL.Query()) {
+	if !ok || !checkQuery(w, r.URL.Query(), "at") {
+		return
+	}
+	if r.URL.Query().Has("at") {
+		h.userAt(w, r, id, r.URL.Query().Get("at"))
 		return
 	}
 	u, err := h.cfg.Queries.GetUser(r.Context(), id)
