@@ -272,10 +272,9 @@ func (l *AuditLog) scanStream(ctx context.Context, sc streamScan, match func(Rec
 	return nil
 }
 
-// scanUser reads one user's events with direct gets, as the event store
-// loads a user: the last message of each of the user's subjects first
-// (answered from the server's per-subject index), then each of those
-// subjects with a literal filter. No consumer is created.
+// scanUser reads one user's events with direct gets and the stream's
+// subject counts, both answered from the server's per-subject index. No
+// consumer is created.
 func (l *AuditLog) scanUser(ctx context.Context, q projections.AuditQuery, match func(Record) bool, fn func(Record) error) error {
 	recs, err := l.userRecords(ctx, q.UserID, q.Types)
 	if err != nil {
@@ -300,23 +299,46 @@ func (l *AuditLog) scanUser(ctx context.Context, q projections.AuditQuery, match
 }
 
 // userRecords returns the user's stored messages of the given types (all
-// when none), in stream order.
+// when none), in stream order, with two requests answered side by side:
+// the stream's subject counts under userlife.events.<id>.* (from the
+// server's subject index) and the last message of each known event type's
+// subject. A subject that held one message, no later than the stream's
+// last sequence the counts were taken at, is then complete; any other
+// subject (several events, a type this build does not know, an append in
+// between) is read with direct batch gets, all asked for before any
+// answer is read.
 func (l *AuditLog) userRecords(ctx context.Context, userID string, types []events.Type) ([]Record, error) {
-	filters := []string{events.UserEventsFilter(userID)}
-	if len(types) > 0 {
-		filters = filters[:0]
-		for _, t := range types {
-			if s := events.EventSubject(userID, t); !slices.Contains(filters, s) {
-				filters = append(filters, s)
-			}
+	known := types
+	if len(known) == 0 {
+		known = events.Types()
+	}
+	literal := make([]string, 0, len(known))
+	for _, t := range known {
+		if s := events.EventSubject(userID, t); !slices.Contains(literal, s) {
+			literal = append(literal, s)
 		}
 	}
-	lasts, err := jetstreamext.GetLastMsgsFor(ctx, l.js, EventsStream, filters)
+	lasts, err := jetstreamext.GetLastMsgsFor(ctx, l.js, EventsStream, literal)
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", userID, err)
 	}
+	s, err := l.js.Stream(ctx, EventsStream)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", userID, err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(events.UserEventsFilter(userID)))
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", userID, err)
+	}
+	counts := info.State.Subjects
+	if len(types) > 0 {
+		for subj := range counts {
+			if _, t, ok := events.ParseEventSubject(subj); !ok || !slices.Contains(types, t) {
+				delete(counts, subj)
+			}
+		}
+	}
 	var out []Record
-	var more []string
 	answered := false
 	for m, err := range lasts {
 		answered = true
@@ -326,18 +348,18 @@ func (l *AuditLog) userRecords(ctx context.Context, userID string, types []event
 		if err != nil {
 			return nil, fmt.Errorf("history of %s: last events: %w", userID, err)
 		}
-		// The audit reads what is stored, not what the rules allow: a type
-		// that happens once per user is read in full like any other.
-		more = append(more, m.Subject)
+		if counts[m.Subject] == 1 && m.Sequence <= info.State.LastSeq {
+			out = append(out, rawRecord(m))
+			delete(counts, m.Subject)
+		}
 	}
-	if !answered {
+	if !answered && len(counts) > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("history of %s: %w", userID, err)
 		}
 		return nil, fmt.Errorf("history of %s: no answer from stream %s: %w", userID, EventsStream, nats.ErrTimeout)
 	}
-	// Every subject's first batch is asked for before any answer is read:
-	// one round trip for all of them instead of one each.
+	more := slices.Sorted(maps.Keys(counts))
 	firsts := make([]iter.Seq2[*jetstream.RawStreamMsg, error], len(more))
 	for i, subj := range more {
 		if firsts[i], err = jetstreamext.GetBatch(ctx, l.js, EventsStream, loadBatch,

@@ -235,3 +235,30 @@ func TestAuditLongUserHistory(t *testing.T) {
 		t.Errorf("history of big: %d events %v…, want %d", len(got), head(got), len(want))
 	}
 }
+
+// TestAuditUserUnknownType: a user's history includes events of a type a
+// newer service writes and this build does not know, as rows.
+func TestAuditUserUnknownType(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	appendOK(t, e.store, "ann", 0, registered("ann", "c-1", "ann@example.com"))
+	body := `{"id":"ev-x","type":"UserDataPurged","user_id":"ann","occurred_at":"2026-03-14T15:09:27Z","actor":"purge","command_id":"c-2","data":{"service":"todo","items_removed":3}}`
+	for range 2 {
+		if _, err := e.js.Publish(ctx, events.EventSubjectPrefix+"ann.UserDataPurged", []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := natsadapter.NewAuditLog(e.js, natsadapter.AuditConfig{})
+	rows := auditRows(t, l, projections.AuditQuery{UserID: "ann"})
+	if len(rows) != 3 || rows[1].Type != "UserDataPurged" || string(rows[2].Data) != `{"service":"todo","items_removed":3}` {
+		t.Fatalf("history of ann: %+v", rows)
+	}
+	if rows := auditRows(t, l, projections.AuditQuery{UserID: "ann", Types: []events.Type{"UserDataPurged"}}); len(rows) != 2 {
+		t.Errorf("ann's UserDataPurged: %d rows", len(rows))
+	}
+	got, err := l.StateAt(ctx, "ann", time.Now())
+	if err != nil || got.User.State != projections.StatePending || len(got.History) != 3 || len(got.Failures) != 2 {
+		t.Errorf("StateAt with unknown events: %+v, %v", got, err)
+	}
+}
