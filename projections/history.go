@@ -105,15 +105,19 @@ type UserFold struct {
 	Failures []string
 }
 
-// Apply folds one event (Seq set). An event the reducer refuses or does
-// not know changes nothing but is noted in Failures, as the users
-// projection does.
+// Apply folds one event (Seq set). An event the reducer refuses changes
+// nothing but is noted in Failures, as the users projection does; an
+// event of a type the users reducer has no rule for (a type a newer
+// contract added) changes nothing and is no failure.
 func (f *UserFold) Apply(e events.Event) {
 	if f.Row != nil && f.Row.State == StateDeleted {
 		f.Failures = append(f.Failures, fmt.Sprintf("seq %d: %s after the user was deleted", e.Seq, e.Type))
 		return
 	}
 	next, err := ReduceUser(f.Row, e)
+	if errors.Is(err, ErrNoReducer) {
+		return
+	}
 	if err != nil {
 		f.Failures = append(f.Failures, fmt.Sprintf("seq %d: %v", e.Seq, err))
 		return

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -113,7 +114,9 @@ func (l *AuditLog) StateAt(ctx context.Context, userID string, at time.Time) (pr
 				break
 			}
 			out.History = append(out.History, row)
-			fold.Fail(r.Seq, err)
+			if !errors.Is(err, events.ErrUnknownEventType) {
+				fold.Fail(r.Seq, err) // a type this build does not know changes no state
+			}
 			continue
 		}
 		e.Seq = r.Seq
