@@ -238,3 +238,85 @@ func (v *KeyVault) Snapshot(ctx context.Context) (map[string][]byte, error) {
 		}
 	}
 }
+
+// keyReader reads data keys for a reading of the log: from a snapshot of
+// every key when the reading spans all users, else one request per user,
+// remembered for the reading.
+type keyReader struct {
+	vault    *KeyVault
+	keys     map[string][]byte
+	everyone bool // read every key at the first need
+	all      bool // keys started from a snapshot of every key
+}
+
+// newKeyReader prepares a reader; everyone: the reading spans all users,
+// so the first key needed brings a snapshot of every key.
+func newKeyReader(ctx context.Context, js jetstream.JetStream, everyone bool) (*keyReader, error) {
+	v, err := NewKeyVault(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	return &keyReader{vault: v, keys: map[string][]byte{}, everyone: everyone}, nil
+}
+
+func (kr *keyReader) key(ctx context.Context, userID string) ([]byte, error) {
+	if kr.everyone && !kr.all {
+		snap, err := kr.vault.Snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		kr.keys, kr.all = snap, true
+	}
+	// A user missing from a snapshot is asked for anyway: it may have
+	// registered after the snapshot was read.
+	if k, ok := kr.keys[userID]; ok {
+		return k, nil
+	}
+	k, err := kr.vault.Key(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	kr.keys[userID] = k
+	return k, nil
+}
+
+// open makes e's sealed fields readable (events.Erased without a key).
+func (kr *keyReader) open(ctx context.Context, e events.Event) (events.Event, error) {
+	if !e.Sealed() {
+		return e, nil
+	}
+	k, err := kr.key(ctx, e.UserID)
+	if err != nil {
+		return e, err
+	}
+	return e.Open(k)
+}
+
+// openRow makes a UserRegistered audit row's sealed email readable.
+func (kr *keyReader) openRow(ctx context.Context, r projections.AuditEvent) (projections.AuditEvent, error) {
+	if r.Type != events.TypeUserRegistered {
+		return r, nil
+	}
+	var d events.UserRegistered
+	if err := json.Unmarshal(r.Data, &d); err != nil || d.EmailSealed == "" {
+		return r, nil
+	}
+	k, err := kr.key(ctx, r.UserID)
+	if err != nil {
+		return r, err
+	}
+	email := events.Erased
+	if k != nil {
+		if email, err = events.OpenField(k, r.UserID, "email", d.EmailSealed); err != nil {
+			email = "[unreadable: " + err.Error() + "]"
+		}
+	}
+	data, err := json.Marshal(struct {
+		Email string `json:"email"`
+	}{email})
+	if err != nil {
+		return r, err
+	}
+	r.Data = data
+	return r, nil
+}

@@ -110,6 +110,7 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 		Outcomes:       storedOutcomes{client.Results()},
 		Queries:        q,
 		Erasures:       erasures,
+		Audit:          natsadapter.NewAuditLog(js, natsadapter.AuditConfig{}),
 		WaitProjected:  func(ctx context.Context, seq uint64) error { return waitProjectedLocally(ctx, q, seq) },
 		Tokens:         cfg.AdminTokens,
 		NoTokensHint:   adminTokensHint,

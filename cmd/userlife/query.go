@@ -44,8 +44,12 @@ func listCommand() *cli.Command {
 			&cli.StringFlag{Name: "after", Usage: "cursor: list users after this id (printed as next=… under a page)"},
 			&cli.BoolFlag{Name: "all", Usage: "follow the cursor through every page"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON lines, one user each"},
+			atFlag("list the users that were in --state at this time, from the event log"),
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.String("at") != "" {
+				return listAt(ctx, cmd)
+			}
 			qc, done, err := queryClient(cmd)
 			if err != nil {
 				return err
@@ -97,10 +101,14 @@ func showCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "show a user and its history",
 		ArgsUsage: "USER_ID",
-		Flags:     append(natsFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+		Flags: append(natsFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			atFlag("show the user as it was at this time and its history up to then, from the event log")),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
-				return cli.Exit("usage: userlife user show USER_ID", exitError)
+				return cli.Exit("usage: userlife user show USER_ID [--at TIME]", exitError)
+			}
+			if cmd.String("at") != "" {
+				return showAt(ctx, cmd, cmd.Args().First())
 			}
 			id := cmd.Args().First()
 			qc, done, err := queryClient(cmd)

@@ -48,6 +48,7 @@ var routes = []route{
 	{Route{"POST", "/v1/users/{id}/delete"}, writer, (*Handler).delete},
 	{Route{"POST", "/v1/users/{id}/revoke-sessions"}, writer, (*Handler).revokeSessions},
 	{Route{"GET", "/v1/commands/{command_id}"}, reader, (*Handler).commandOutcome},
+	{Route{"GET", "/v1/audit"}, reader, (*Handler).audit},
 }
 
 // Routes lists the /v1 routes the API serves.
