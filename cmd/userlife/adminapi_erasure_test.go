@@ -54,4 +54,10 @@ func TestAdminAPIErasure(t *testing.T) {
 	if s := r.Services[1]; s.EventSeq != out.EventSeq || s.Actor != "todo" {
 		t.Errorf("todo = %+v, want the event at seq %d by todo", s, out.EventSeq)
 	}
+	// A receipt after the delete leaves the user answered as deleted.
+	var d admin.UserDetail
+	a.do(req{Method: "GET", Path: "/v1/users/ann", Token: viewerToken}).decode(t, http.StatusOK, &d)
+	if d.User.State != "deleted" || d.User.DeletedAt.IsZero() || d.User.Version != out.EventSeq || d.Revocation.RevokedBefore.IsZero() {
+		t.Errorf("deleted user after a receipt: %+v", d)
+	}
 }

@@ -137,12 +137,15 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, _ Principal) {
 
 // deletedUser describes a user whose history ends with UserDeleted.
 func deletedUser(id string, hist []projections.AuditEvent) (projections.User, bool) {
-	if len(hist) == 0 || hist[len(hist)-1].Type != events.TypeUserDeleted {
+	del := slices.IndexFunc(hist, func(e projections.AuditEvent) bool { return e.Type == events.TypeUserDeleted })
+	if del < 0 {
 		return projections.User{}, false
 	}
+	// Receipts (UserDataPurged) may follow the delete: the version is the
+	// last event's.
 	last := hist[len(hist)-1]
-	u := projections.User{ID: id, State: "deleted", DeletedAt: last.OccurredAt, Version: last.Seq, UpdatedAt: last.OccurredAt}
-	for _, e := range hist {
+	u := projections.User{ID: id, State: "deleted", DeletedAt: hist[del].OccurredAt, Version: last.Seq, UpdatedAt: last.OccurredAt}
+	for _, e := range hist[:del] {
 		switch e.Type {
 		case events.TypeUserRegistered:
 			var d events.UserRegistered
@@ -155,7 +158,7 @@ func deletedUser(id string, hist []projections.AuditEvent) (projections.User, bo
 		}
 	}
 	var d events.UserDeleted
-	if json.Unmarshal(last.Data, &d) == nil {
+	if json.Unmarshal(hist[del].Data, &d) == nil {
 		u.RevokedBefore = d.RevokedBefore
 	}
 	return u, true
