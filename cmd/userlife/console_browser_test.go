@@ -224,6 +224,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := text(tb, ".user-title .badge"); got != "Deleted" {
 			t.Errorf("state badge after a purge %q, want Deleted", got)
 		}
+		if got := evalJS[[]string](tb, `[...document.querySelectorAll(".grid .card:first-child dt")].map(e => e.textContent)`); !slices.Contains(got, "Deleted") {
+			t.Errorf("details after a purge: %q, want the time of the delete among them", got)
+		}
 		saveArtifact(tb, "console-erasure.png")
 
 		purge("billing", 1)

@@ -79,6 +79,28 @@ function erasureRow(s) {
   );
 }
 
+// deletedFromHistory tells a deleted user's details from its history, for
+// when the API has no row for it.
+function deletedFromHistory(id, events, deletedEvent) {
+  const registered = events.find((e) => e.type === "UserRegistered");
+  const d = deletedEvent.data || {};
+  return {
+    user: {
+      id,
+      state: "deleted",
+      email: (registered && registered.data && registered.data.email) || "",
+      registered_at: registered && registered.occurred_at,
+      deleted_at: deletedEvent.occurred_at,
+      revoked_before: d.revoked_before,
+      version: events[events.length - 1].seq,
+    },
+    revocation: {
+      revoked_before: d.revoked_before,
+      revoked_sessions: [...new Set(events.filter((e) => e.type === "SessionRevoked").map((e) => e.data && e.data.session_id).filter(Boolean))],
+    },
+  };
+}
+
 function field(label, value) {
   return [h("dt", {}, label), h("dd", {}, value)];
 }
@@ -126,8 +148,8 @@ export function userView(ctx, id) {
         h(
           "p",
           { class: "hint" },
-          services.length === 0
-            ? "No data service is registered, so no other service waits to erase this user's data. A service that keeps user data registers with: userlife services register NAME."
+          status === "none"
+            ? "No data service is registered now, so none is waiting to erase this user's data. A service that keeps user data registers with: userlife services register NAME."
             : status === "complete"
               ? "Every registered data service has reported that it erased this user's data."
               : "Each registered data service reports here once it has erased this user's data; this page updates by itself.",
@@ -198,9 +220,10 @@ export function userView(ctx, id) {
   }
 
   function render(user, revocation, events, rec) {
-    const u = user;
     const registered = events.find((e) => e.type === "UserRegistered");
     const deletedEvent = events.find((e) => e.type === "UserDeleted");
+    if (!user && deletedEvent) ({ user, revocation } = deletedFromHistory(id, events, deletedEvent));
+    const u = user;
     userState = u ? u.state : "deleted";
     const shown = u ? u.email : (registered && registered.data && registered.data.email) || id;
     document.title = `${shown} · userlife console`;
