@@ -1,15 +1,22 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
+	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
+	"github.com/userlife/userlife/projections"
 )
 
 // TestConsoleInBrowser drives the console in headless Chromium against
@@ -141,6 +148,110 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		if rows := historyRows(tb); len(rows) == 0 || rows[0] != (historyRow{Type: "UserDeleted", Actor: consoleAdminActor, Reason: "Asked to be forgotten"}) {
 			t.Errorf("history of the deleted user: %+v", rows)
+		}
+		tb.checkNoErrors()
+	})
+
+	t.Run("erasure receipts of a deleted user", func(t *testing.T) {
+		t.Parallel()
+		// The services register as the purge example does; only this
+		// subtest registers any, so the receipt lists exactly these.
+		ds, err := natsadapter.NewDataServices(t.Context(), s.js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, svc := range []projections.DataService{
+			{Service: "todo", Description: "todo_items of each user"},
+			{Service: "billing", Description: "invoices"},
+		} {
+			if _, err := ds.Register(t.Context(), svc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.seed(t, "eve-erased", "eve-erased@example.test", true)
+		s.do(t, &events.DeleteUser{CommandMeta: events.CommandMeta{UserID: "eve-erased", Actor: consoleAdminActor, Reason: "Asked to be forgotten"}})
+		tb := newTab(t, browser)
+		signInOnUserPage(tb, s.base, "eve-erased")
+		tb.waitFor("the erasure section", `document.querySelector("#erasure:not([hidden]) table.erasure-table") !== null`)
+		type erasureRow struct {
+			Service string `json:"service"`
+			Status  string `json:"status"`
+			Text    string `json:"text"`
+		}
+		rows := func() []erasureRow {
+			return evalJS[[]erasureRow](tb, `[...document.querySelectorAll("table.erasure-table tbody tr")].map(r =>
+				({service: r.dataset.service, status: r.dataset.status, text: r.querySelector(".erasure-status").textContent}))`)
+		}
+		want := []erasureRow{{"billing", "pending", "Pending no receipt from this service yet"}, {"todo", "pending", "Pending no receipt from this service yet"}}
+		if got := rows(); !slices.Equal(got, want) {
+			t.Errorf("receipts before any purge: %+v, want %+v", got, want)
+		}
+		if got, chip := text(tb, ".erasure-summary"), text(tb, "#erasure-chip"); got != "0 of 2 services confirmed" || chip != "Erasure: 0 of 2 services confirmed" {
+			t.Errorf("summary %q, header %q; want 0 of 2 services confirmed", got, chip)
+		}
+
+		// The todo service reports its purge: the page shows it by itself.
+		purge := func(service string, n int64) uint64 {
+			t.Helper()
+			out, err := s.client.Do(t.Context(), &events.RecordDataPurged{
+				CommandMeta: events.CommandMeta{UserID: "eve-erased", Actor: service + "-purger"}, Service: service, ItemsRemoved: n})
+			if err != nil || out.Status != events.StatusAccepted {
+				t.Fatalf("RecordDataPurged %s: %+v, %v", service, out, err)
+			}
+			return out.EventSeq
+		}
+		seq := purge("todo", 3)
+		tb.waitFor("todo to show as purged without a reload", `document.querySelector('tr[data-service="todo"]').dataset.status === "purged"`)
+		var receipt projections.ErasureReceipt
+		if code := s.api(t, "/v1/users/eve-erased/erasure", &receipt); code != http.StatusOK || len(receipt.Services) != 2 {
+			t.Fatalf("GET erasure: %d %+v", code, receipt)
+		}
+		purgedAt := evalJS[string](tb, `document.querySelector('tr[data-service="todo"] time').getAttribute("datetime")`)
+		if at, err := time.Parse(time.RFC3339Nano, purgedAt); err != nil || !at.Equal(receipt.Services[1].PurgedAt) {
+			t.Errorf("todo purged at %q, want the receipt's %s", purgedAt, receipt.Services[1].PurgedAt)
+		}
+		got := rows()
+		if len(got) != 2 || got[0] != want[0] || got[1].Status != "purged" || !strings.HasPrefix(got[1].Text, "Purged 3 items at ") {
+			t.Errorf("receipts after todo's purge: %+v, want billing pending and todo purged 3 items at a time", got)
+		}
+		if by := text(tb, `tr[data-service="todo"] td:last-child`); by != fmt.Sprintf("todo-purger #%d", seq) {
+			t.Errorf("todo reported by %q, want %q", by, fmt.Sprintf("todo-purger #%d", seq))
+		}
+		if got, chip := text(tb, ".erasure-summary"), text(tb, "#erasure-chip"); got != "1 of 2 services confirmed" || chip != "Erasure: 1 of 2 services confirmed" {
+			t.Errorf("summary %q, header %q; want 1 of 2 services confirmed", got, chip)
+		}
+		tb.waitFor("the purge in the history", `[...document.querySelectorAll("table.history tbody tr")].some(r => r.dataset.type === "UserDataPurged")`)
+		if got := text(tb, ".user-title .badge"); got != "Deleted" {
+			t.Errorf("state badge after a purge %q, want Deleted", got)
+		}
+		if got := evalJS[[]string](tb, `[...document.querySelectorAll(".grid .card:first-child dt")].map(e => e.textContent)`); !slices.Contains(got, "Deleted") {
+			t.Errorf("details after a purge: %q, want the time of the delete among them", got)
+		}
+		saveArtifact(tb, "console-erasure.png")
+
+		purge("billing", 1)
+		tb.waitFor("billing to show as purged without a reload", `document.querySelector('tr[data-service="billing"]').dataset.status === "purged"`)
+		if got := text(tb, `tr[data-service="billing"] .erasure-status`); !strings.HasPrefix(got, "Purged 1 item at ") {
+			t.Errorf("billing's receipt %q, want Purged 1 item at a time", got)
+		}
+		tb.waitFor("the summary to say complete", `document.querySelector(".erasure-summary").dataset.status === "complete"`)
+		if got := text(tb, "#erasure-chip"); got != "Erasure: 2 of 2 services confirmed" {
+			t.Errorf("header %q, want Erasure: 2 of 2 services confirmed", got)
+		}
+		// The header's summary leads to the receipts.
+		tb.do("click the header's summary", chromedp.Click(chromedp.CSS("#erasure-chip")))
+		tb.waitFor("the erasure section in view", `(() => { const r = document.getElementById("erasure").getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; })()`)
+		tb.checkNoErrors()
+	})
+
+	t.Run("a live user has no erasure section", func(t *testing.T) {
+		t.Parallel()
+		s.seed(t, "lou-live", "lou-live@example.test", true)
+		tb := newTab(t, browser)
+		signInOnUserPage(tb, s.base, "lou-live")
+		tb.waitFor("lou's history", `document.querySelectorAll("table.history tbody tr").length === 2`)
+		if n := evalJS[int](tb, `document.querySelectorAll("#erasure:not([hidden]), #erasure-chip").length`); n != 0 {
+			t.Errorf("a live user's page shows %d erasure elements, want none", n)
 		}
 		tb.checkNoErrors()
 	})
@@ -324,4 +435,39 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		tb.checkNoErrors()
 	})
+}
+
+// signInOnUserPage opens a user's page and signs in as the admin there.
+func signInOnUserPage(tb *tab, base, id string) {
+	tb.t.Helper()
+	tb.do("open the sign-in page", chromedp.Navigate(base+"/#/users/"+id), chromedp.WaitVisible(chromedp.CSS("#token")))
+	tb.do("sign in", chromedp.SendKeys(chromedp.CSS("#token"), consoleAdminToken), chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#actor")), chromedp.WaitVisible(chromedp.CSS("table.history")))
+}
+
+// saveArtifact saves a screenshot of the page as name in the test's
+// artifact directory when the tests run with -artifacts (the console's
+// documentation images come from there).
+func saveArtifact(tb *tab, name string) {
+	tb.t.Helper()
+	if f := flag.Lookup("test.artifacts"); f == nil || f.Value.String() != "true" {
+		return
+	}
+	png := evalScreenshot(tb)
+	path := filepath.Join(tb.t.ArtifactDir(), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot: %s", path)
+}
+
+func evalScreenshot(tb *tab) []byte {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, browserStep)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Fatalf("screenshot: %v", err)
+	}
+	return png
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/userlife/userlife/adapters/http/admin"
 	"github.com/userlife/userlife/adapters/http/console"
@@ -29,6 +30,7 @@ type consoleServe struct {
 	t      *testing.T
 	base   string
 	client *natsadapter.Client
+	js     jetstream.JetStream
 }
 
 func startConsoleServe(t *testing.T) *consoleServe {
@@ -51,7 +53,7 @@ func startConsoleServe(t *testing.T) *consoleServe {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &consoleServe{t: t, base: "http://" + app.HTTPAddr, client: client}
+	return &consoleServe{t: t, base: "http://" + app.HTTPAddr, client: client, js: js}
 }
 
 // do sends a command as another client of the queue would.

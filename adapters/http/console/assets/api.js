@@ -102,6 +102,12 @@ export async function history(id) {
   return (await call("GET", "/v1/users/" + encodeURIComponent(id) + "/history")).data;
 }
 
+// erasure returns a deleted user's erasure receipt: which registered data
+// services have confirmed erasing the user's data and which are pending.
+export async function erasure(id) {
+  return (await call("GET", "/v1/users/" + encodeURIComponent(id) + "/erasure")).data;
+}
+
 // idempotencyKey is a fresh command id: sending the same dialog twice
 // (a double click, a retry) is one command.
 function idempotencyKey() {
