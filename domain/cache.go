@@ -127,5 +127,6 @@ func (s *Service) remember(u User, evs []events.Event, lastSeq uint64) {
 func (u User) clone() User {
 	u.commands = maps.Clone(u.commands)
 	u.sessions = maps.Clone(u.sessions)
+	u.purges = maps.Clone(u.purges)
 	return u
 }

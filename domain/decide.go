@@ -49,10 +49,17 @@ func (d Decider) Decide(u User, cmd events.Command) (Decision, error) {
 	case StateNone:
 		return Decision{}, events.Errorf(events.CodeUnknownUser, "no user %s", m.UserID)
 	case StateDeleted:
-		if _, ok := cmd.(*events.DeleteUser); ok {
+		switch c := cmd.(type) {
+		case *events.DeleteUser:
 			return unchanged("user %s is already deleted", u.ID), nil
+		case *events.RecordDataPurged:
+			return d.decidePurged(u, c), nil
 		}
 		return Decision{}, events.Errorf(events.CodeUserDeleted, "user %s is deleted", u.ID)
+	}
+	if _, ok := cmd.(*events.RecordDataPurged); ok {
+		return Decision{}, events.Errorf(events.CodeForbiddenTransition,
+			"user %s is %s, not deleted: a data purge is recorded only after the user is deleted", u.ID, u.State)
 	}
 
 	switch c := cmd.(type) {
@@ -100,6 +107,18 @@ func (d Decider) Decide(u User, cmd events.Command) (Decision, error) {
 		return d.emitRevoking(u, cmd, func(t time.Time) events.Payload { return events.SessionsRevoked{RevokedBefore: t} }), nil
 	}
 	return Decision{}, events.Errorf(events.CodeUnknownCommand, "no rule for command %s", cmd.CommandName())
+}
+
+// decidePurged records a service's erasure receipt for a deleted user. A
+// service's first receipt is the one kept: a second (a redelivered
+// UserDeleted handled again, a service restarted) changes nothing, whatever
+// count it reports, so a receipt never moves once given.
+func (d Decider) decidePurged(u User, c *events.RecordDataPurged) Decision {
+	if p, ok := u.DataPurged(c.Service); ok {
+		return unchanged("service %s already recorded the purge of user %s (%d items at %s)",
+			c.Service, u.ID, p.ItemsRemoved, p.At.Format(time.RFC3339))
+	}
+	return d.emit(u, c, events.UserDataPurged{Service: c.Service, ItemsRemoved: c.ItemsRemoved})
 }
 
 func unchanged(format string, args ...any) Decision {

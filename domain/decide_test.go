@@ -2,7 +2,9 @@ package domain_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +75,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 		del     = events.CmdDeleteUser
 		revoke  = events.CmdRevokeSessions
 		revoke1 = events.CmdRevokeSession
+		purged  = events.CmdRecordDataPurged
 	)
 	table := map[domain.State]map[string]outcome{
 		domain.StateNone: {
@@ -83,6 +86,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			del:     reject(events.CodeUnknownUser),
 			revoke:  reject(events.CodeUnknownUser),
 			revoke1: reject(events.CodeUnknownUser),
+			purged:  reject(events.CodeUnknownUser),
 		},
 		domain.StatePending: {
 			reg:     reject(events.CodeUserExists),
@@ -92,6 +96,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			del:     emit(events.TypeUserDeleted, domain.StateDeleted),
 			revoke:  emit(events.TypeSessionsRevoked, domain.StatePending),
 			revoke1: reject(events.CodeForbiddenTransition), // not signed in yet: no session
+			purged:  reject(events.CodeForbiddenTransition), // only a deleted user's data is purged,
 		},
 		domain.StateConfirmed: {
 			reg:     reject(events.CodeUserExists),
@@ -101,6 +106,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			del:     emit(events.TypeUserDeleted, domain.StateDeleted),
 			revoke:  emit(events.TypeSessionsRevoked, domain.StateConfirmed),
 			revoke1: emit(events.TypeSessionRevoked, domain.StateConfirmed),
+			purged:  reject(events.CodeForbiddenTransition),
 		},
 		domain.StateDisabled: {
 			reg:     reject(events.CodeUserExists),
@@ -110,6 +116,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			del:     emit(events.TypeUserDeleted, domain.StateDeleted),
 			revoke:  emit(events.TypeSessionsRevoked, domain.StateDisabled),
 			revoke1: emit(events.TypeSessionRevoked, domain.StateDisabled),
+			purged:  reject(events.CodeForbiddenTransition),
 		},
 		domain.StateDeleted: {
 			reg:     reject(events.CodeUserDeleted), // an id is never reused
@@ -119,6 +126,7 @@ func TestDecideEveryStateAndCommand(t *testing.T) {
 			del:     same(),
 			revoke:  reject(events.CodeUserDeleted),
 			revoke1: reject(events.CodeUserDeleted),
+			purged:  emit(events.TypeUserDataPurged, domain.StateDeleted), // a receipt; still deleted,
 		},
 	}
 	histories := stateHistories()
@@ -209,6 +217,9 @@ func checkDecision(t *testing.T, u domain.User, cmd events.Command, d domain.Dec
 		wantEvent.Data = events.SessionsRevoked{RevokedBefore: now}
 	case events.TypeSessionRevoked:
 		wantEvent.Data = events.SessionRevoked{SessionID: cmd.(*events.RevokeSession).SessionID}
+	case events.TypeUserDataPurged:
+		c := cmd.(*events.RecordDataPurged)
+		wantEvent.Data = events.UserDataPurged{Service: c.Service, ItemsRemoved: c.ItemsRemoved}
 	}
 	if !reflect.DeepEqual(e, wantEvent) {
 		t.Errorf("event:\ngot:  %#v\nwant: %#v", e, wantEvent)
@@ -305,7 +316,8 @@ func TestRevocationsAccumulate(t *testing.T) {
 
 // TestDeletedIsTerminal: whatever arrives after a delete, from pending or
 // from any other state, the user stays deleted and the id is never
-// registered again.
+// registered again. The one command a deleted user takes is a downstream
+// service's erasure receipt, which leaves it deleted.
 func TestDeletedIsTerminal(t *testing.T) {
 	t.Parallel()
 	paths := map[string][]events.Payload{
@@ -328,6 +340,16 @@ func TestDeletedIsTerminal(t *testing.T) {
 					}
 					continue
 				}
+				if name == events.CmdRecordDataPurged {
+					if err != nil || len(d.Events) != 1 {
+						t.Fatalf("%s on a deleted user = %#v, %v; want one UserDataPurged", name, d, err)
+					}
+					d.Events[0].Seq = u.Version + 1
+					if after := domain.Evolve(u, d.Events[0]); after.State != domain.StateDeleted || after.State.Live() {
+						t.Errorf("after UserDataPurged the user is %q, want still deleted", after.State)
+					}
+					continue
+				}
 				var ce *events.CommandError
 				if !errors.As(err, &ce) || ce.Code != events.CodeUserDeleted {
 					t.Errorf("%s on a deleted user: error %v, want code %q", name, err, events.CodeUserDeleted)
@@ -337,6 +359,58 @@ func TestDeletedIsTerminal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRecordDataPurged: a service's first receipt for a deleted user is
+// recorded; a second from the same service, whatever count it reports, is
+// unchanged and the first receipt stays; another service is recorded on its
+// own.
+func TestRecordDataPurged(t *testing.T) {
+	t.Parallel()
+	u := domain.Fold(uid, history(uid,
+		events.UserRegistered{Email: "ada@example.com"},
+		events.UserDeleted{RevokedBefore: revokedAt},
+		events.UserDataPurged{Service: "todo", ItemsRemoved: 3}, // seq 3, at t0+2m
+	))
+	if u.State != domain.StateDeleted {
+		t.Fatalf("state = %q, want deleted", u.State)
+	}
+	p, ok := u.DataPurged("todo")
+	if want := (domain.Purge{ItemsRemoved: 3, At: t0.Add(2 * time.Minute), Seq: 3}); !ok || p != want {
+		t.Errorf("DataPurged(todo) = %+v, %v; want %+v, true", p, ok, want)
+	}
+	if _, ok := u.DataPurged("billing"); ok {
+		t.Error("DataPurged(billing) reports a receipt billing never gave")
+	}
+	td := &testDecider{now: t0.Add(time.Hour)}
+	for _, n := range []int64{3, 0, 7} {
+		cmd := &events.RecordDataPurged{CommandMeta: meta(uid, fmt.Sprintf("again-%d", n)), Service: "todo", ItemsRemoved: n}
+		d, err := td.decider().Decide(u, cmd)
+		if err != nil || !d.Unchanged || len(d.Events) != 0 || !strings.Contains(d.Message, "3 items") {
+			t.Errorf("todo again with %d items = %#v, %v; want unchanged naming the first receipt (3 items)", n, d, err)
+		}
+	}
+	cmd := &events.RecordDataPurged{CommandMeta: meta(uid, "billing-1"), Service: "billing", ItemsRemoved: 0}
+	d, err := td.decider().Decide(u, cmd)
+	if err != nil || len(d.Events) != 1 {
+		t.Fatalf("billing = %#v, %v; want one event", d, err)
+	}
+	want := events.UserDataPurged{Service: "billing", ItemsRemoved: 0}
+	if d.Events[0].Data != want {
+		t.Errorf("billing event data = %#v, want %#v", d.Events[0].Data, want)
+	}
+	d.Events[0].Seq = 4
+	next := domain.Evolve(u, d.Events[0])
+	if _, ok := next.DataPurged("billing"); !ok || next.State != domain.StateDeleted || next.Version != 4 {
+		t.Errorf("after billing's receipt: state %q, version %d, billing recorded %v", next.State, next.Version, ok)
+	}
+	// A second UserDataPurged of one service in a history (written by
+	// hand, the decider never emits one) does not replace the first.
+	dup := domain.Evolve(next, events.Event{Type: events.TypeUserDataPurged, UserID: uid, Seq: 5, OccurredAt: t0.Add(2 * time.Hour),
+		Data: events.UserDataPurged{Service: "todo", ItemsRemoved: 99}})
+	if p, _ := dup.DataPurged("todo"); p.ItemsRemoved != 3 || dup.Version != 5 {
+		t.Errorf("after a second todo receipt: %+v at version %d, want the first (3 items) at version 5", p, dup.Version)
 	}
 }
 
@@ -352,6 +426,7 @@ func TestDecideRedelivery(t *testing.T) {
 		events.UserEnabled{},                            // hist-4
 		events.UserDeleted{RevokedBefore: revokedAt},    // hist-5
 	)
+	withReceipt := history(uid, append(payloads(evs), events.UserDataPurged{Service: "todo", ItemsRemoved: 3})...) // hist-6
 	tests := []struct {
 		name      string
 		history   []events.Event
@@ -364,6 +439,7 @@ func TestDecideRedelivery(t *testing.T) {
 		{"disable again after an enable", evs[:4], events.CmdDisableUser, "hist-3", 3},
 		{"register again after delete", evs, events.CmdRegisterUser, "hist-1", 1},
 		{"delete again", evs, events.CmdDeleteUser, "hist-5", 5},
+		{"receipt again", withReceipt, events.CmdRecordDataPurged, "hist-6", 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

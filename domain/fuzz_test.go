@@ -14,17 +14,22 @@ import (
 // Script bytes for FuzzDecideSequence. The first byte's low bit says
 // whether the user is registered first. Every further byte is one step: the
 // low 3 bits pick the command (0-6: index into CommandNames; 7: deliver an
-// earlier command again, same command_id), the high 5 bits move the clock
-// by -12s to +19s, so the clock often goes backwards. A RevokeSession names
-// one of sessionIDs, picked by the high bits too, so sessions are revoked
-// again as often as new ones.
+// earlier command again, same command_id, or with the high bits at +16s or
+// more a RecordDataPurged), the high 5 bits move the clock by -12s to +19s,
+// so the clock often goes backwards. A RevokeSession names one of
+// sessionIDs and a RecordDataPurged one of purgeServices, picked by the
+// high bits too, so both repeat as often as they are new.
 const (
 	stepRedeliver = 7
 	clockBias     = 12
 	maxSteps      = 64
+	purgeFrom     = 16 + clockBias // high bits from which kind 7 is a receipt
 )
 
-var sessionIDs = []string{"s0", "s1", "s2"}
+var (
+	sessionIDs    = []string{"s0", "s1", "s2"}
+	purgeServices = []string{"todo", "billing"}
+)
 
 func step(kind int, clockSeconds int) byte { return byte(kind) | byte(clockSeconds+clockBias)<<3 }
 
@@ -42,6 +47,9 @@ func FuzzDecideSequence(f *testing.F) {
 		// step(revoke1, c) names sessionIDs[(c+clockBias)%3]: -12 → s0, -11 → s1, -10 → s2.
 		{1, step(revoke1, -12), step(confirm, 1), step(revoke1, -12), step(revoke1, -12), step(revoke1, -11), step(stepRedeliver, 0)},
 		{1, step(confirm, 1), step(revoke1, -10), step(disable, 1), step(revoke1, -10), step(enable, 1), step(revoke1, -10), step(revoke, 1), step(revoke1, -10), step(del, 1), step(revoke1, -11)},
+		{1, step(del, 1), step(stepRedeliver, 16), step(stepRedeliver, 17), step(stepRedeliver, 18), step(stepRedeliver, 0), step(stepRedeliver, 19)},
+		{1, step(stepRedeliver, 16), step(confirm, 1), step(stepRedeliver, 17), step(del, 1), step(stepRedeliver, 17)},
+		{0, step(stepRedeliver, 16)},
 		{0},
 		{1},
 	}
@@ -73,7 +81,13 @@ func FuzzDecideSequence(f *testing.F) {
 		for i, b := range steps {
 			now = now.Add(time.Duration(int(b>>3)-clockBias) * time.Second)
 			var cmd events.Command
-			if kind := int(b & 7); kind >= stepRedeliver && len(sent) > 0 {
+			if kind := int(b & 7); kind == stepRedeliver && int(b>>3) >= purgeFrom {
+				cmd = &events.RecordDataPurged{
+					CommandMeta:  meta(uid, fmt.Sprintf("f-%d", i)),
+					Service:      purgeServices[int(b>>3)%len(purgeServices)],
+					ItemsRemoved: int64(b >> 3),
+				}
+			} else if kind >= stepRedeliver && len(sent) > 0 {
 				cmd = sent[int(b>>3)%len(sent)]
 			} else {
 				cmd = newCommand(names[kind%len(names)], uid, fmt.Sprintf("f-%d", i))
@@ -124,8 +138,9 @@ func FuzzDecideSequence(f *testing.F) {
 				t.Fatalf("%s: AppliedSeq %d for a command never applied", where, d.AppliedSeq)
 			}
 
-			// Deleted is terminal: DeleteUser is unchanged, all else refused.
-			if prev.State == domain.StateDeleted {
+			// Deleted is terminal: DeleteUser is unchanged, a receipt is
+			// recorded, all else refused.
+			if prev.State == domain.StateDeleted && name != events.CmdRecordDataPurged {
 				var ce *events.CommandError
 				switch {
 				case name == events.CmdDeleteUser && err == nil && d.Unchanged:
@@ -133,6 +148,9 @@ func FuzzDecideSequence(f *testing.F) {
 				default:
 					t.Fatalf("%s: a deleted user got %#v, %v", where, d, err)
 				}
+			}
+			if p, ok := cmd.(*events.RecordDataPurged); ok {
+				checkRecordDataPurged(t, where, prev, p, d, err)
 			}
 
 			if r, ok := cmd.(*events.RevokeSession); ok {
@@ -190,6 +208,38 @@ func checkRevokeSession(t *testing.T, where string, state domain.State, wasRevok
 	}
 	if !d.Unchanged && (len(d.Events) != 1 || d.Events[0].Type != events.TypeSessionRevoked) {
 		t.Fatalf("%s: decision %#v, want one SessionRevoked", where, d)
+	}
+}
+
+// checkRecordDataPurged is the RecordDataPurged row: refused for a user
+// that is not deleted, unchanged for a service that gave its receipt
+// already, else one UserDataPurged that leaves the user deleted.
+func checkRecordDataPurged(t *testing.T, where string, prev domain.User, c *events.RecordDataPurged, d domain.Decision, err error) {
+	t.Helper()
+	var ce *events.CommandError
+	switch prev.State {
+	case domain.StateDeleted:
+	case domain.StateNone:
+		if !errors.As(err, &ce) || ce.Code != events.CodeUnknownUser {
+			t.Fatalf("%s: got %#v, %v; want unknown_user", where, d, err)
+		}
+		return
+	default:
+		if !errors.As(err, &ce) || ce.Code != events.CodeForbiddenTransition {
+			t.Fatalf("%s: got %#v, %v; want forbidden_transition", where, d, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: %v, want accepted or unchanged", where, err)
+	}
+	_, had := prev.DataPurged(c.Service)
+	if had != d.Unchanged {
+		t.Fatalf("%s: receipt of %s given before: %v, decision %#v; want unchanged exactly when it was", where, c.Service, had, d)
+	}
+	want := events.UserDataPurged{Service: c.Service, ItemsRemoved: c.ItemsRemoved}
+	if !had && (len(d.Events) != 1 || d.Events[0].Data != want) {
+		t.Fatalf("%s: decision %#v, want one %#v", where, d, want)
 	}
 }
 

@@ -59,6 +59,17 @@ func newCommand(name, userID, commandID string) events.Command {
 		c.Email = "Ada@Example.com"
 	case *events.RevokeSession:
 		c.SessionID = "sid-1"
+	case *events.RecordDataPurged:
+		c.Service, c.ItemsRemoved = "todo", 3
 	}
 	return cmd
+}
+
+// payloads returns the payloads of evs, to extend a history.
+func payloads(evs []events.Event) []events.Payload {
+	ps := make([]events.Payload, len(evs))
+	for i, e := range evs {
+		ps[i] = e.Data
+	}
+	return ps
 }

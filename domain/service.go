@@ -108,16 +108,21 @@ func (s *Service) claimEmail(ctx context.Context, email, userID string) error {
 	if claim.Owner == userID {
 		return nil
 	}
-	ownerEvents, err := s.Store.Load(ctx, claim.Owner)
-	if err != nil {
-		return fmt.Errorf("load email owner %s: %w", claim.Owner, err)
+	// A claim whose owner is no user id was not written by a service (a
+	// client can have the server reply onto the bucket's subject): stale.
+	stale := !events.ValidID(claim.Owner)
+	if !stale {
+		ownerEvents, err := s.Store.Load(ctx, claim.Owner)
+		if err != nil {
+			return fmt.Errorf("load email owner %s: %w", claim.Owner, err)
+		}
+		owner := Fold(claim.Owner, ownerEvents)
+		// An owner that registered with another email holds a claim its own
+		// registration lost (e.g. two RegisterUser for one id raced; the loser
+		// is rejected with user_exists after claiming): nothing will ever use it.
+		unused := owner.State == StateNone || NormalizeEmail(owner.Email) != key
+		stale = owner.State == StateDeleted || (unused && claim.Age > ClaimGrace)
 	}
-	owner := Fold(claim.Owner, ownerEvents)
-	// An owner that registered with another email holds a claim its own
-	// registration lost (e.g. two RegisterUser for one id raced; the loser
-	// is rejected with user_exists after claiming): nothing will ever use it.
-	unused := owner.State == StateNone || NormalizeEmail(owner.Email) != key
-	stale := owner.State == StateDeleted || (unused && claim.Age > ClaimGrace)
 	if !stale {
 		return events.Errorf(events.CodeEmailTaken, "email %s is already used by another user", email)
 	}

@@ -37,6 +37,15 @@ type User struct {
 	commands map[string]uint64
 	// sessions holds the session ids revoked one by one.
 	sessions map[string]struct{}
+	// purges holds the erasure receipts of a deleted user, by service.
+	purges map[string]Purge
+}
+
+// Purge is a downstream service's erasure receipt (a UserDataPurged).
+type Purge struct {
+	ItemsRemoved int64
+	At           time.Time // when the service reported it
+	Seq          uint64
 }
 
 // Fold builds a user from its events in stream order.
@@ -70,10 +79,19 @@ func Evolve(u User, e events.Event) User {
 		u.DisabledAt = time.Time{}
 	case events.UserDeleted:
 		u.State = StateDeleted
+		u.Email = events.Erased // the user's data key is destroyed with the delete
 		u.DeletedAt = e.OccurredAt
 		u.RevokedBefore = later(u.RevokedBefore, d.RevokedBefore)
 	case events.SessionsRevoked:
 		u.RevokedBefore = later(u.RevokedBefore, d.RevokedBefore)
+	case events.UserDataPurged:
+		// A receipt, not a transition: the state stays what it is (deleted).
+		if _, ok := u.purges[d.Service]; !ok {
+			if u.purges == nil {
+				u.purges = make(map[string]Purge)
+			}
+			u.purges[d.Service] = Purge{ItemsRemoved: d.ItemsRemoved, At: e.OccurredAt, Seq: e.Seq}
+		}
 	case events.SessionRevoked:
 		if u.sessions == nil {
 			u.sessions = make(map[string]struct{})
@@ -103,6 +121,12 @@ func (u User) AppliedCommand(commandID string) (uint64, bool) {
 func (u User) SessionRevoked(sessionID string) bool {
 	_, ok := u.sessions[sessionID]
 	return ok
+}
+
+// DataPurged returns the service's erasure receipt, if it gave one.
+func (u User) DataPurged(service string) (Purge, bool) {
+	p, ok := u.purges[service]
+	return p, ok
 }
 
 // later keeps revocation monotonic: a revocation never moves back in time.

@@ -41,6 +41,26 @@ func Validate(cmd events.Command) error {
 		return ValidateEmail(c.Email)
 	case *events.RevokeSession:
 		return ValidateSessionID(c.SessionID)
+	case *events.RecordDataPurged:
+		if err := ValidateServiceName(c.Service); err != nil {
+			return err
+		}
+		if c.ItemsRemoved < 0 {
+			return events.Errorf(events.CodeInvalidField, "items_removed is %d; it counts what was removed, 0 or more", c.ItemsRemoved)
+		}
+	}
+	return nil
+}
+
+// ValidateServiceName accepts the name of a downstream data service: 1 to
+// 64 characters of [A-Za-z0-9_-], a single NATS subject token and KV key,
+// like a user id.
+func ValidateServiceName(name string) error {
+	if name == "" {
+		return events.Errorf(events.CodeInvalidField, "service is required: the name the data service registered under")
+	}
+	if !events.ValidID(name) {
+		return events.Errorf(events.CodeInvalidField, "service %q must be 1-64 characters of [A-Za-z0-9_-]", name)
 	}
 	return nil
 }

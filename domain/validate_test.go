@@ -22,6 +22,12 @@ func TestValidate(t *testing.T) {
 		cmd.(*events.RevokeSession).SessionID = sid
 		return cmd
 	}
+	purged := func(service string, items int64) events.Command {
+		cmd := valid(events.CmdRecordDataPurged)
+		c := cmd.(*events.RecordDataPurged)
+		c.Service, c.ItemsRemoved = service, items
+		return cmd
+	}
 	register := func(email string) events.Command {
 		cmd := valid(events.CmdRegisterUser)
 		cmd.(*events.RegisterUser).Email = email
@@ -39,6 +45,14 @@ func TestValidate(t *testing.T) {
 		{"delete", valid(events.CmdDeleteUser), ""},
 		{"revoke", valid(events.CmdRevokeSessions), ""},
 		{"revoke one session", valid(events.CmdRevokeSession), ""},
+		{"data purged", valid(events.CmdRecordDataPurged), ""},
+		{"data purged, nothing to remove", purged("billing", 0), ""},
+		{"data purged, service 64 chars", purged(strings.Repeat("s", 64), 1), ""},
+		{"data purged, no service", purged("", 1), events.CodeInvalidField},
+		{"data purged, service with dot", purged("todo.v2", 1), events.CodeInvalidField},
+		{"data purged, service with space", purged("todo app", 1), events.CodeInvalidField},
+		{"data purged, service 65 chars", purged(strings.Repeat("s", 65), 1), events.CodeInvalidField},
+		{"data purged, negative count", purged("todo", -1), events.CodeInvalidField},
 		{"no reason", with(events.CmdDisableUser, func(m *events.CommandMeta) { m.Reason = "" }), ""},
 		{"uuid ids", with(events.CmdDisableUser, func(m *events.CommandMeta) {
 			m.UserID, m.CommandID = "0195924c-1111-7abc-8def-0123456789ab", "0195924c-2222-7abc-8def-0123456789ab"

@@ -18,6 +18,9 @@ const (
 	CmdDeleteUser     = "DeleteUser"
 	CmdRevokeSessions = "RevokeSessions"
 	CmdRevokeSession  = "RevokeSession"
+	// CmdRecordDataPurged is sent by a downstream service, not an admin: it
+	// reports that the service erased a deleted user's data.
+	CmdRecordDataPurged = "RecordDataPurged"
 )
 
 // CommandNames lists every command this version of the contract accepts.
@@ -25,6 +28,7 @@ func CommandNames() []string {
 	return []string{
 		CmdRegisterUser, CmdConfirmUser, CmdDisableUser,
 		CmdEnableUser, CmdDeleteUser, CmdRevokeSessions, CmdRevokeSession,
+		CmdRecordDataPurged,
 	}
 }
 
@@ -76,6 +80,18 @@ type RevokeSession struct {
 	SessionID string `json:"session_id"`
 }
 
+// RecordDataPurged is a downstream service's erasure receipt: Service
+// (its registered name) removed ItemsRemoved items of the deleted user
+// UserID. Only a deleted user's data can be recorded as purged; a service
+// is recorded once per user.
+type RecordDataPurged struct {
+	CommandMeta
+	Service      string `json:"service"`
+	ItemsRemoved int64  `json:"items_removed"`
+}
+
+func (*RecordDataPurged) CommandName() string { return CmdRecordDataPurged }
+
 func (*RegisterUser) CommandName() string   { return CmdRegisterUser }
 func (*ConfirmUser) CommandName() string    { return CmdConfirmUser }
 func (*DisableUser) CommandName() string    { return CmdDisableUser }
@@ -101,6 +117,8 @@ func NewCommand(name string) Command {
 		return &RevokeSessions{}
 	case CmdRevokeSession:
 		return &RevokeSession{}
+	case CmdRecordDataPurged:
+		return &RecordDataPurged{}
 	}
 	return nil
 }

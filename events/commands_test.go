@@ -25,6 +25,8 @@ func TestDecodeCommandValid(t *testing.T) {
 		{events.CmdDeleteUser, `{` + metaJSON + `}`, &events.DeleteUser{CommandMeta: meta}},
 		{events.CmdRevokeSessions, `{` + metaJSON + `}`, &events.RevokeSessions{CommandMeta: meta}},
 		{events.CmdRevokeSession, `{` + metaJSON + `,"session_id":"sid-42"}`, &events.RevokeSession{CommandMeta: meta, SessionID: "sid-42"}},
+		{events.CmdRecordDataPurged, `{` + metaJSON + `,"service":"todo","items_removed":3}`,
+			&events.RecordDataPurged{CommandMeta: meta, Service: "todo", ItemsRemoved: 3}},
 	}
 	if got, want := len(tests), len(events.CommandNames()); got != want {
 		t.Fatalf("%d cases, want one per command name (%d)", got, want)
@@ -91,6 +93,10 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"email is an object", events.CmdRegisterUser, `{"user_id":"u-1","actor":"ops","email":{}}`, events.CodeMalformedCommand},
 		{"session_id is a number", events.CmdRevokeSession, `{"user_id":"u-1","actor":"ops","session_id":7}`, events.CodeMalformedCommand},
 		{"session_id on another command", events.CmdRevokeSessions, `{"user_id":"u-1","actor":"ops","session_id":"s1"}`, events.CodeMalformedCommand},
+		{"items_removed is a string", events.CmdRecordDataPurged, `{"user_id":"u-1","actor":"todo","service":"todo","items_removed":"3"}`, events.CodeMalformedCommand},
+		{"items_removed is a fraction", events.CmdRecordDataPurged, `{"user_id":"u-1","actor":"todo","service":"todo","items_removed":1.5}`, events.CodeMalformedCommand},
+		{"service is a number", events.CmdRecordDataPurged, `{"user_id":"u-1","actor":"todo","service":7}`, events.CodeMalformedCommand},
+		{"misspelled items_removed", events.CmdRecordDataPurged, `{"user_id":"u-1","actor":"todo","service":"todo","items":3}`, events.CodeMalformedCommand},
 		{"unknown field", events.CmdDisableUser, `{"user_id":"u-1","actor":"ops","force":true}`, events.CodeMalformedCommand},
 		{"field of another command", events.CmdDisableUser, `{"user_id":"u-1","actor":"ops","email":"a@example.com"}`, events.CodeMalformedCommand},
 		{"trailing object", events.CmdDisableUser, `{"user_id":"u-1","actor":"ops"}{"user_id":"u-2"}`, events.CodeMalformedCommand},

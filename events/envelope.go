@@ -141,6 +141,8 @@ func deref(p Payload) Payload {
 		return *v
 	case *SessionRevoked:
 		return *v
+	case *UserDataPurged:
+		return *v
 	}
 	return p
 }

@@ -174,6 +174,7 @@ func TestRevokedBefore(t *testing.T) {
 		{events.UserDeleted{RevokedBefore: at}, at, true},
 		{events.SessionsRevoked{RevokedBefore: at}, at, true},
 		{events.SessionRevoked{SessionID: "s1"}, time.Time{}, false},
+		{events.UserDataPurged{Service: "todo", ItemsRemoved: 3}, time.Time{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.p.EventType()), func(t *testing.T) {

@@ -53,6 +53,7 @@ func goldenEvents() map[events.Type]events.Event {
 		events.TypeUserDeleted:     base(events.UserDeleted{RevokedBefore: fixtureRevoked}, "GDPR erasure request", "gdpr-99"),
 		events.TypeSessionsRevoked: base(events.SessionsRevoked{RevokedBefore: fixtureRevoked}, "laptop stolen", ""),
 		events.TypeSessionRevoked:  base(events.SessionRevoked{SessionID: "sid-7f3a9c2e"}, "phone lost", "case-8"),
+		events.TypeUserDataPurged:  base(events.UserDataPurged{Service: "todo", ItemsRemoved: 3}, "", "gdpr-99"),
 	}
 }
 

@@ -1,6 +1,9 @@
 package events
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Type names an event. The string values are part of the wire contract and
 // never change; they are not derived from Go type names.
@@ -14,6 +17,7 @@ const (
 	TypeUserDeleted     Type = "UserDeleted"
 	TypeSessionsRevoked Type = "SessionsRevoked"
 	TypeSessionRevoked  Type = "SessionRevoked"
+	TypeUserDataPurged  Type = "UserDataPurged"
 )
 
 // Types lists every event type this version of the contract knows, in
@@ -22,6 +26,7 @@ func Types() []Type {
 	return []Type{
 		TypeUserRegistered, TypeUserConfirmed, TypeUserDisabled,
 		TypeUserEnabled, TypeUserDeleted, TypeSessionsRevoked, TypeSessionRevoked,
+		TypeUserDataPurged,
 	}
 }
 
@@ -41,10 +46,23 @@ type Payload interface {
 	EventType() Type
 }
 
-// UserRegistered: a user exists, pending confirmation. Email is stored as
-// given; uniqueness is case-insensitive.
+// UserRegistered: a user exists, pending confirmation. Email is kept as
+// given; uniqueness is case-insensitive. In the stream the email is sealed
+// (EmailSealed, see SealField): readers holding the user's data key see
+// Email, and once the key is destroyed (the user was deleted) Email reads
+// Erased. An event carrying both writes only the sealed form.
 type UserRegistered struct {
-	Email string `json:"email"`
+	Email       string `json:"email,omitempty"`
+	EmailSealed string `json:"email_sealed,omitempty"`
+}
+
+// MarshalJSON never writes the clear email next to the sealed one.
+func (d UserRegistered) MarshalJSON() ([]byte, error) {
+	type wire UserRegistered
+	if d.EmailSealed != "" {
+		return json.Marshal(wire{EmailSealed: d.EmailSealed})
+	}
+	return json.Marshal(wire{Email: d.Email})
 }
 
 // UserConfirmed: a pending user confirmed the account.
@@ -86,6 +104,17 @@ type SessionRevoked struct {
 	SessionID string `json:"session_id"`
 }
 
+// UserDataPurged: the downstream service Service erased the deleted user's
+// data, ItemsRemoved items of it (the service's own unit: rows, files, ...).
+// It follows UserDeleted and changes nothing about the user: deleted stays
+// deleted. It is the service's erasure receipt, at most one per service.
+type UserDataPurged struct {
+	Service      string `json:"service"`
+	ItemsRemoved int64  `json:"items_removed"`
+}
+
+func (UserDataPurged) EventType() Type { return TypeUserDataPurged }
+
 // newPayload returns a zero payload for t, or nil for an unknown type.
 func newPayload(t Type) Payload {
 	switch t {
@@ -103,6 +132,8 @@ func newPayload(t Type) Payload {
 		return &SessionsRevoked{}
 	case TypeSessionRevoked:
 		return &SessionRevoked{}
+	case TypeUserDataPurged:
+		return &UserDataPurged{}
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ func TestReduceAudit(t *testing.T) {
 		{events.TypeUserDeleted, `{"revoked_before":"2025-03-14T09:03:00Z"}`},
 		{events.TypeSessionsRevoked, `{"revoked_before":"2025-03-14T09:01:00.5Z"}`},
 		{events.TypeSessionRevoked, `{"session_id":"sid-7f3a9c2e"}`},
+		{events.TypeUserDataPurged, `{"service":"todo","items_removed":3}`},
 	}
 	covered := map[events.Type]bool{}
 	for i, tt := range tests {

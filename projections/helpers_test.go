@@ -67,3 +67,5 @@ func showUser(u *projections.User) string {
 	}
 	return fmt.Sprintf("%+v", *u)
 }
+
+func minutes(n uint64) time.Duration { return time.Duration(n) * time.Minute }

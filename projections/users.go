@@ -76,6 +76,18 @@ var userReducers = map[events.Type]userReducer{
 		_, err := payload[events.SessionRevoked](e)
 		return err
 	}),
+	// A receipt of a deleted user, who has no row: nothing to change. A
+	// receipt for a user with a row (the domain never emits one) would say
+	// a live user's data was erased; it is refused, not folded in.
+	events.TypeUserDataPurged: func(cur *User, e events.Event) (*User, error) {
+		if _, err := payload[events.UserDataPurged](e); err != nil {
+			return cur, err
+		}
+		if cur != nil {
+			return nil, fmt.Errorf("%s for user %s, who is %s, not deleted", e.Type, e.UserID, cur.State)
+		}
+		return nil, nil
+	},
 	events.TypeSessionsRevoked: existing(func(u *User, e events.Event) error {
 		d, err := payload[events.SessionsRevoked](e)
 		u.RevokedBefore = later(u.RevokedBefore, d.RevokedBefore)

@@ -52,6 +52,8 @@ func TestReduceUser(t *testing.T) {
 		{"revoke one session keeps state and revoked_before", ptr(disabled), 9,
 			envelope(events.TypeSessionRevoked, t3, `{"session_id":"sid-1"}`),
 			ptr(with(disabled, func(u *projections.User) { u.Version, u.UpdatedAt = 9, t3 }))},
+		{"data purged of a deleted user, who has no row", nil, 5,
+			envelope(events.TypeUserDataPurged, t3, `{"service":"todo","items_removed":3}`), nil},
 	}
 	covered := map[events.Type]bool{}
 	for _, tt := range tests {
@@ -116,6 +118,8 @@ func sample(typ events.Type, at time.Time) string {
 		return envelope(typ, at, revoking(at))
 	case events.TypeSessionRevoked:
 		return envelope(typ, at, `{"session_id":"sid-1"}`)
+	case events.TypeUserDataPurged:
+		return envelope(typ, at, `{"service":"todo","items_removed":3}`)
 	}
 	return envelope(typ, at, `{}`)
 }
@@ -132,7 +136,9 @@ func TestReduceUserRefuses(t *testing.T) {
 	}
 	var tests []tc
 	for _, typ := range events.Types() {
-		if typ != events.TypeUserRegistered {
+		// A user's first event needs no row; a receipt comes after the
+		// delete removed it.
+		if typ != events.TypeUserRegistered && typ != events.TypeUserDataPurged {
 			tests = append(tests, tc{"no row for " + string(typ), nil, decode(t, 7, sample(typ, t1)), nil})
 		}
 	}
@@ -141,6 +147,8 @@ func TestReduceUserRefuses(t *testing.T) {
 		tc{"unknown type without a row", nil, bogus(7), projections.ErrNoReducer},
 		tc{"unknown type with a row", ptr(confirmed), bogus(7), projections.ErrNoReducer},
 		tc{"payload of another type", ptr(confirmed), events.Event{Type: events.TypeUserDisabled, UserID: uid, Seq: 7, Data: events.UserEnabled{}}, nil},
+		tc{"data purged of a user with a row", ptr(confirmed), decode(t, 7, sample(events.TypeUserDataPurged, t3)), nil},
+		tc{"data purged with another payload", nil, events.Event{Type: events.TypeUserDataPurged, UserID: uid, Seq: 7, Data: events.UserEnabled{}}, nil},
 		tc{"no payload", ptr(confirmed), events.Event{Type: events.TypeSessionsRevoked, UserID: uid, Seq: 7}, nil},
 		tc{"session revoked with another payload", ptr(confirmed), events.Event{Type: events.TypeSessionRevoked, UserID: uid, Seq: 7, Data: events.SessionsRevoked{RevokedBefore: t1}}, nil},
 	)

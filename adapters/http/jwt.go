@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
@@ -49,6 +51,10 @@ type Claims struct {
 var (
 	errNoSubject  = errors.New("token has no sub claim")
 	errNoIssuedAt = errors.New("token has no iat claim")
+	// errControlChars: sub and sid are copied into the upstream request's
+	// headers, where CR/LF would fail the request at the proxy (or, in a
+	// laxer client, add headers).
+	errControlChars = errors.New("token sub or sid claim has control characters")
 )
 
 // Validate requires what the revocation check needs; golang-jwt calls it
@@ -60,6 +66,9 @@ func (c Claims) Validate() error {
 	}
 	if c.IssuedAt == nil {
 		errs = append(errs, errNoIssuedAt)
+	}
+	if strings.ContainsFunc(c.Subject, unicode.IsControl) || strings.ContainsFunc(c.SessionID, unicode.IsControl) {
+		errs = append(errs, errControlChars)
 	}
 	return errors.Join(errs...)
 }
@@ -211,6 +220,8 @@ func (v *JWTVerifier) describe(tok *jwt.Token, err error) string {
 		return "token has no sub claim"
 	case errors.Is(err, errNoIssuedAt):
 		return "token has no iat claim"
+	case errors.Is(err, errControlChars):
+		return errControlChars.Error()
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "token expired"
 	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):

@@ -73,9 +73,15 @@ func (c *Client) Do(ctx context.Context, cmd events.Command) (events.Outcome, er
 	return w.Wait(ctx)
 }
 
-// assignCommandID gives a command without an id a new UUIDv7.
+// assignCommandID gives a command without an id a new UUIDv7 and refuses
+// an id the service would refuse: it becomes the Nats-Msg-Id header and a
+// subject token, where CR/LF would smuggle in headers of its own and a dot
+// or wildcard would watch the wrong outcome.
 func assignCommandID(m *events.CommandMeta) error {
 	if m.CommandID != "" {
+		if !events.ValidID(m.CommandID) {
+			return fmt.Errorf("invalid command id %q: want 1 to %d characters from [A-Za-z0-9_-]", m.CommandID, events.MaxIDLength)
+		}
 		return nil
 	}
 	id, err := uuid.NewV7()

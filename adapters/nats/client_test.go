@@ -1,6 +1,7 @@
 package nats_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -85,5 +86,26 @@ func TestClientSendDeduplicates(t *testing.T) {
 		if got := streamMsgs(t, e.js, natsadapter.CommandStream); got != tt.wantMsgs {
 			t.Errorf("%s: %s holds %d commands, want %d", tt.name, natsadapter.CommandStream, got, tt.wantMsgs)
 		}
+	}
+}
+
+// A command id becomes the Nats-Msg-Id header: one carrying CR/LF would
+// smuggle headers of its own (here a Nats-Expected-Stream that makes the
+// server refuse, or any Nats-* directive) into the publish. Send refuses
+// ids that are not valid before anything reaches the server.
+func TestClientSendRefusesInvalidCommandIDs(t *testing.T) {
+	t.Parallel()
+	e, c := newClient(t)
+	for _, id := range []string{"x\r\nNats-Expected-Stream: elsewhere", "a\nb", "a.b", "*", ">", "a b", strings.Repeat("x", 200)} {
+		cmd := &events.DisableUser{CommandMeta: events.CommandMeta{CommandID: id, UserID: "u-1", Actor: "admin"}}
+		if _, err := c.Send(testContext(t), cmd); err == nil || !strings.Contains(err.Error(), "command id") {
+			t.Errorf("Send with command id %q: %v, want an invalid command id error", id, err)
+		}
+		if _, err := c.Do(testContext(t), cmd); err == nil || !strings.Contains(err.Error(), "command id") {
+			t.Errorf("Do with command id %q: %v, want an invalid command id error", id, err)
+		}
+	}
+	if n := streamMsgs(t, e.js, natsadapter.CommandStream); n != 0 {
+		t.Errorf("the command stream holds %d messages, want 0", n)
 	}
 }

@@ -26,6 +26,7 @@ const loadBatch = 256
 type EventStore struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	keys   *KeyVault
 	// Source is the CloudEvents ce-source attribute.
 	Source string
 }
@@ -38,8 +39,15 @@ func NewEventStore(ctx context.Context, js jetstream.JetStream) (*EventStore, er
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", EventsStream, err)
 	}
-	return &EventStore{js: js, stream: s, Source: events.DefaultSource}, nil
+	keys, err := NewKeyVault(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	return &EventStore{js: js, stream: s, keys: keys, Source: events.DefaultSource}, nil
 }
+
+// Keys is the vault the store seals personal fields with.
+func (s *EventStore) Keys() *KeyVault { return s.keys }
 
 // Load reads the user's events with direct batch gets: no consumer is
 // created, and any server replica may answer (a stale answer only makes the
@@ -79,14 +87,17 @@ func (s *EventStore) LoadAfter(ctx context.Context, userID string, after uint64)
 			continue
 		}
 		// An event that happens once per user is the whole of its subject:
-		// the last message is the only one.
+		// the last message is the only one, unless a foreign message came
+		// after it (then read the subject).
 		if _, t, ok := events.ParseEventSubject(m.Subject); ok && t.OncePerUser() {
-			e, err := decodeStored(m.Data, m.Sequence)
+			e, err := decodeStored(m.Subject, m.Data, m.Sequence)
 			if err != nil {
 				return nil, fmt.Errorf("load user %s: event at seq %d: %w", userID, m.Sequence, err)
 			}
-			out = append(out, e)
-			continue
+			if !IsForeign(e) {
+				out = append(out, e)
+				continue
+			}
 		}
 		subjects = append(subjects, m.Subject)
 	}
@@ -108,7 +119,38 @@ func (s *EventStore) LoadAfter(ctx context.Context, userID string, after uint64)
 	if len(out) > 1 {
 		slices.SortFunc(out, func(a, b events.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 	}
-	return out, nil
+	return s.open(ctx, userID, out)
+}
+
+// open makes the sealed fields of a user's events readable. A deleted
+// user whose data key is still there (the service stopped between
+// appending UserDeleted and destroying the key) has it destroyed now.
+func (s *EventStore) open(ctx context.Context, userID string, evs []events.Event) ([]events.Event, error) {
+	deleted := false
+	for _, e := range evs {
+		deleted = deleted || e.Type == events.TypeUserDeleted
+	}
+	for i, e := range evs {
+		if !e.Sealed() {
+			continue
+		}
+		key, err := s.keys.Key(ctx, userID)
+		if err != nil {
+			return nil, fmt.Errorf("load user %s: %w", userID, err)
+		}
+		if key != nil && deleted {
+			if err := s.keys.Destroy(ctx, userID); err != nil {
+				return nil, fmt.Errorf("load user %s: %w", userID, err)
+			}
+			key = nil
+		}
+		o, err := e.Open(key)
+		if err != nil {
+			return nil, fmt.Errorf("load user %s: event at seq %d: %w", userID, e.Seq, err)
+		}
+		evs[i] = o
+	}
+	return evs, nil
 }
 
 // loadSubject reads one subject from seq on, a batch at a time.
@@ -129,7 +171,7 @@ func (s *EventStore) loadSubject(ctx context.Context, userID, subject string, se
 			if err != nil {
 				return nil, fmt.Errorf("load user %s: %w", userID, err)
 			}
-			e, err := decodeStored(m.Data, m.Sequence)
+			e, err := decodeStored(m.Subject, m.Data, m.Sequence)
 			if err != nil {
 				return nil, fmt.Errorf("load user %s: event at seq %d: %w", userID, m.Sequence, err)
 			}
@@ -155,14 +197,32 @@ func (s *EventStore) loadSubject(ctx context.Context, userID, subject string, se
 	}
 }
 
-func decodeStored(data []byte, seq uint64) (events.Event, error) {
+// decodeStored decodes the message at seq on subject.
+//
+// A message that is not an event envelope at all, or is one of another
+// user or type than its subject says, was not appended by the service: a
+// client allowed any JetStream request can have the server publish its
+// reply on an event subject (see docs/security.md). It comes back as a
+// foreign event: no payload, so folds change nothing, but its sequence, so
+// the user's version still equals the subject's last sequence and the next
+// append is not refused forever. An envelope of a type this version does
+// not know stays an error: deciding without it could be wrong.
+func decodeStored(subject string, data []byte, seq uint64) (events.Event, error) {
+	id, typ, _ := events.ParseEventSubject(subject)
 	e, err := events.Decode(data)
-	if err != nil {
+	switch {
+	case errors.Is(err, events.ErrMalformedEvent), err == nil && (e.UserID != id || e.Type != typ):
+		return events.Event{UserID: id, Seq: seq}, nil
+	case err != nil:
 		return events.Event{}, err
 	}
 	e.Seq = seq
 	return e, nil
 }
+
+// IsForeign reports whether e stands for a message on an event subject that
+// the service did not append (see decodeStored).
+func IsForeign(e events.Event) bool { return e.Data == nil }
 
 // LastSeq returns the user's version: the sequence of its last event, 0 if
 // it has none.
@@ -187,11 +247,22 @@ func (s *EventStore) Append(ctx context.Context, userID string, expected uint64,
 		if e.UserID != userID {
 			return 0, fmt.Errorf("append to user %s: event is about user %s", userID, e.UserID)
 		}
-		seq, err := s.appendOne(ctx, e, expected, MsgID(e.CommandID, i))
+		sealed, err := s.keys.Seal(ctx, e)
+		if err != nil {
+			return 0, fmt.Errorf("append %s to user %s: %w", e.Type, userID, err)
+		}
+		seq, err := s.appendOne(ctx, sealed, expected, MsgID(e.CommandID, i))
 		if err != nil {
 			return 0, err
 		}
 		expected = seq
+		if e.Type == events.TypeUserDeleted {
+			// The user's personal data in the log becomes unreadable now. If
+			// this fails, the next load of the user destroys the key.
+			if err := s.keys.Destroy(ctx, userID); err != nil {
+				return 0, fmt.Errorf("user %s deleted at seq %d: %w", userID, seq, err)
+			}
+		}
 	}
 	return expected, nil
 }

@@ -131,7 +131,12 @@ func (w *OutcomeWatch) Wait(ctx context.Context) (events.Outcome, error) {
 		m, err := w.sub.NextMsgWithContext(pollCtx)
 		cancel()
 		if err == nil {
-			return events.DecodeOutcome(m.Data)
+			// Anything else on the subject is not the service's answer (a
+			// client can have the server reply there): wait on.
+			if o, derr := events.DecodeOutcome(m.Data); derr == nil && o.CommandID == w.id {
+				return o, nil
+			}
+			continue
 		}
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			return events.Outcome{}, err
@@ -139,7 +144,7 @@ func (w *OutcomeWatch) Wait(ctx context.Context) (events.Outcome, error) {
 		getCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		o, gerr := w.r.Get(getCtx, w.id)
 		cancel()
-		if gerr == nil {
+		if gerr == nil && o.CommandID == w.id {
 			return o, nil
 		}
 		if ctx.Err() != nil {

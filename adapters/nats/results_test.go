@@ -129,6 +129,34 @@ func TestResultsWaitGivesUpWithContext(t *testing.T) {
 	}
 }
 
+// A message on the outcome subject that is not this command's outcome (a
+// server reply redirected there, see docs/security.md) is passed over:
+// Wait returns the real outcome when it comes.
+func TestResultsWaitSkipsForeignMessages(t *testing.T) {
+	t.Parallel()
+	e, r := newResults(t)
+	ctx := testContext(t)
+	want := outcome("c-foreign")
+	w, err := r.Watch(want.CommandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for _, forged := range []string{`{"type":"io.nats.jetstream.api.v1.account_info_response"}`,
+		`{"command_id":"c-other","status":"accepted"}`, `+OK`} {
+		if _, err := e.js.Publish(ctx, events.ResultSubject(want.CommandID), []byte(forged)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Publish(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.Wait(ctx)
+	if err != nil || got != want {
+		t.Fatalf("Wait = %+v, %v; want %+v", got, err, want)
+	}
+}
+
 // Stored (read from the stream's leader) tells a command with an outcome
 // from one without, and returns the outcome as stored.
 func TestResultsStored(t *testing.T) {

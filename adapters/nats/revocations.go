@@ -1,11 +1,13 @@
 package nats
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -49,6 +51,7 @@ type RevocationView struct {
 	pub         jetstream.JetStream
 	kv          jetstream.KeyValue
 	checkpoints jetstream.KeyValue
+	events      *EventStore // rebuilds an entry the bucket holds in a bad shape
 	log         *slog.Logger
 
 	mu      sync.Mutex
@@ -69,6 +72,10 @@ func NewRevocationView(ctx context.Context, js jetstream.JetStream, log *slog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("open KV bucket %s: %w", CheckpointsBucket, err)
 	}
+	store, err := NewEventStore(ctx, js)
+	if err != nil {
+		return nil, err
+	}
 	pub, err := jetstream.New(js.Conn(), jetstream.WithPublishAsyncTimeout(EntryAckTimeout))
 	if err != nil {
 		return nil, err
@@ -76,7 +83,7 @@ func NewRevocationView(ctx context.Context, js jetstream.JetStream, log *slog.Lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &RevocationView{js: js, pub: pub, kv: kv, checkpoints: cps, log: log, entries: make(map[string]*revocation.Entry)}, nil
+	return &RevocationView{js: js, pub: pub, kv: kv, checkpoints: cps, events: store, log: log, entries: make(map[string]*revocation.Entry)}, nil
 }
 
 // EntryAckTimeout bounds the wait for the acknowledgement of one entry
@@ -198,11 +205,53 @@ func (v *RevocationView) entry(ctx context.Context, id string) (*revocation.Entr
 	if err != nil {
 		return nil, fmt.Errorf("get revocation entry %s: %w", id, err)
 	}
-	var e revocation.Entry
-	if err := json.Unmarshal(kve.Value(), &e); err != nil {
-		return nil, fmt.Errorf("revocation entry %s: %w", id, err)
+	e, err := decodeEntry(id, kve.Value())
+	if err == nil {
+		return &e, nil
 	}
-	return &e, nil
+	// Not an entry this view wrote: any client allowed a JetStream request
+	// can have the server deliver its reply onto the bucket's subject (see
+	// docs/security.md). Folding events onto it would carry the forgery
+	// on; the user's history says what the entry must be.
+	v.log.Error("revocation view: stored entry is not valid; rebuilding it from the user's events", "user_id", id, "err", err)
+	evs, lerr := v.events.Load(ctx, id)
+	if lerr != nil {
+		return nil, fmt.Errorf("rebuild revocation entry %s: %w", id, lerr)
+	}
+	var cur *revocation.Entry
+	for _, ev := range evs {
+		if IsForeign(ev) {
+			continue
+		}
+		if cur, err = revocation.Reduce(cur, ev); err != nil {
+			return nil, fmt.Errorf("rebuild revocation entry %s: %w", id, err)
+		}
+	}
+	return cur, nil
+}
+
+// decodeEntry reads the value of key strictly: exactly the fields the
+// view writes, for that user, in a known state, with a revision. Anything
+// else did not come from the view.
+func decodeEntry(key string, data []byte) (revocation.Entry, error) {
+	var e revocation.Entry
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, fmt.Errorf("not a revocation entry: %w", err)
+	}
+	if dec.More() {
+		return e, errors.New("not a revocation entry: data after the JSON object")
+	}
+	switch {
+	case e.UserID != key:
+		return e, fmt.Errorf("entry of user %q stored under key %q", e.UserID, key)
+	case e.Revision == 0:
+		return e, errors.New("entry without a revision")
+	case !slices.Contains([]string{revocation.StatePending, revocation.StateConfirmed, revocation.StateDisabled, revocation.StateDeleted}, e.State):
+		return e, fmt.Errorf("unknown state %q", e.State)
+	}
+	return e, nil
 }
 
 // RunHeartbeat publishes the view's revision every HeartbeatEvery until

@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -80,6 +81,84 @@ func TestRevocationViewAndWatcher(t *testing.T) {
 	}
 	if c.Revision() < 6 {
 		t.Errorf("checker revision %d, want ≥ 6", c.Revision())
+	}
+}
+
+// A value on the bucket's subject that the view did not write (a client
+// can have the server deliver a reply there, see docs/security.md) must
+// neither let a disabled user's tokens through at a gateway starting
+// afterwards nor become the base the service folds the next event onto.
+func TestRevocationViewForgedEntry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	at := baseTime.Add(time.Minute)
+	v := appendOK(t, e.store, "u-f", 0, registered("u-f", "f0", "f@x.com"))
+	v = appendOK(t, e.store, "u-f", v, event("u-f", "f1", 1, events.UserConfirmed{}))
+	v = appendOK(t, e.store, "u-f", v, events.Event{ID: "ev-f2", Type: events.TypeUserDisabled, UserID: "u-f", OccurredAt: at,
+		Actor: "admin", CommandID: "f2", Data: events.UserDisabled{RevokedBefore: at}})
+	view, err := natsadapter.NewRevocationView(ctx, e.js, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := natsadapter.NewProjector(e.js, view, natsadapter.ProjectorConfig{}).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := "$KV." + natsadapter.RevocationsBucket + ".u-f"
+	watch := func() *revocation.Checker {
+		c := revocation.NewChecker(revocation.Config{MaxStaleness: time.Hour})
+		w, err := natsadapter.WatchRevocations(ctx, e.js, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Stop()
+		return c
+	}
+	forgeries := map[string]string{
+		// an event envelope pulled by a consumer: user_id matches the key
+		"event envelope": `{"id":"ev-f1","type":"UserConfirmed","user_id":"u-f","occurred_at":"2026-01-01T00:00:00Z","actor":"x","command_id":"f1","data":{}}`,
+		"API response":   `{"type":"io.nats.jetstream.api.v1.account_info_response","memory":0}`,
+		"no revision":    `{"user_id":"u-f","state":"confirmed"}`,
+		"other user":     `{"user_id":"u-g","state":"confirmed","revision":99}`,
+		"unknown state":  `{"user_id":"u-f","state":"ok","revision":99}`,
+		"not JSON":       `+OK`,
+	}
+	for name, forged := range forgeries {
+		if _, err := e.js.Publish(ctx, key, []byte(forged)); err != nil {
+			t.Fatal(err)
+		}
+		if got := watch().Check("u-f", "", time.Now().Unix()); got != revocation.ReasonDisabled {
+			t.Errorf("%s in the bucket: a new watcher answers %v for the disabled user, want %v", name, got, revocation.ReasonDisabled)
+		}
+	}
+
+	// A service starting now (nothing in memory) rebuilds the entry from
+	// the user's events when the next one comes.
+	fresh, err := natsadapter.NewRevocationView(ctx, e.js, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendOK(t, e.store, "u-f", v, event("u-f", "f3", 3, events.SessionRevoked{SessionID: "s-9"}))
+	if err := natsadapter.NewProjector(e.js, fresh, natsadapter.ProjectorConfig{}).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := e.js.KeyValue(ctx, natsadapter.RevocationsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kve, err := kv.Get(ctx, "u-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got revocation.Entry
+	if err := json.Unmarshal(kve.Value(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.State != revocation.StateDisabled || !got.RevokedBefore.Equal(at) || len(got.RevokedSessions) != 1 || got.Revision != 4 {
+		t.Errorf("rebuilt entry %+v, want disabled, revoked before %s, session s-9, revision 4", got, at)
+	}
+	if r := watch().Check("u-f", "", time.Now().Unix()); r != revocation.ReasonDisabled {
+		t.Errorf("after the rebuild: %v, want %v", r, revocation.ReasonDisabled)
 	}
 }
 

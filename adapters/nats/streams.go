@@ -115,6 +115,16 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) e
 			AllowDirect:       true,
 		},
 		{
+			Name:              KeysStream,
+			Description:       "userlife data keys: one AES-256 key per user sealing its personal fields in events; securely deleted with the user",
+			Subjects:          []string{"userlife.keys.*"},
+			Retention:         jetstream.LimitsPolicy,
+			Storage:           jetstream.FileStorage,
+			Replicas:          cfg.Replicas,
+			MaxMsgsPerSubject: 1,
+			AllowDirect:       true,
+		},
+		{
 			Name:        PoisonStream,
 			Description: "userlife commands that could not be handled, with the reason",
 			Subjects:    []string{events.PoisonSubjectPrefix + ">"},
@@ -139,6 +149,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) e
 	for _, kvc := range []jetstream.KeyValueConfig{
 		{Bucket: RevocationsBucket, Description: "userlife revocation view: user id -> {state, revoked_before, revoked_sessions, revision}"},
 		{Bucket: CheckpointsBucket, Description: "userlife checkpoints of the projections kept in NATS"},
+		{Bucket: DataServicesBucket, Description: "userlife data services owing erasure receipts: service name -> {service, registered_at, description}"},
 	} {
 		kvc.History, kvc.Storage, kvc.Replicas = 1, jetstream.FileStorage, cfg.Replicas
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kvc); err != nil {

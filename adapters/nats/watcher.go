@@ -61,10 +61,18 @@ func WatchRevocations(ctx context.Context, js jetstream.JetStream, sink Revocati
 	}
 	w := &RevocationWatcher{kvw: kvw, hb: hb, cancel: cancel, done: make(chan struct{})}
 	decode := func(e jetstream.KeyValueEntry) (revocation.Entry, bool) {
-		var r revocation.Entry
-		if e.Operation() != jetstream.KeyValuePut || json.Unmarshal(e.Value(), &r) != nil {
+		if e.Operation() != jetstream.KeyValuePut {
 			log.Warn("revocation view: entry ignored", "key", e.Key(), "op", e.Operation().String())
-			return r, false
+			return revocation.Entry{}, false
+		}
+		r, err := decodeEntry(e.Key(), e.Value())
+		if err != nil {
+			// Not written by the service (docs/security.md): fail closed.
+			// Revision 0 loses to the entry a running watcher already
+			// holds; a watcher starting now refuses the user's tokens until
+			// the service writes the entry again.
+			log.Error("revocation view: invalid entry; refusing the user's tokens", "key", e.Key(), "err", err)
+			return revocation.Entry{UserID: e.Key(), State: revocation.StateDisabled}, true
 		}
 		return r, true
 	}

@@ -60,7 +60,22 @@ type Config struct {
 	// CloseTimeout bounds how long Close waits for commands in flight.
 	CloseTimeout time.Duration // 30s
 
+	// OnOutcome, if set, is called once for every outcome the intake
+	// publishes (accepted, unchanged or rejected, including commands that
+	// did not decode and unknown command subjects), after it is stored.
+	// It runs on the handling goroutine: keep it quick.
+	OnOutcome func(OutcomeParams)
+
 	Logger *slog.Logger
+}
+
+// OutcomeParams describes one published outcome.
+type OutcomeParams struct {
+	Outcome events.Outcome
+	// Took is from the moment this process took the command off the queue
+	// (this delivery) to its outcome being stored; time spent queued is
+	// not included.
+	Took time.Duration
 }
 
 func (c *Config) setDefaults() {

@@ -2,6 +2,10 @@ package watermill_test
 
 import (
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
@@ -90,5 +94,69 @@ func TestIntakeSameCommandIDTwice(t *testing.T) {
 	}
 	if n := len(e.outcomes.published("dup-client")); n != 1 {
 		t.Errorf("client sends twice: %d outcomes published, want 1", n)
+	}
+}
+
+// A command re-sent with the same Nats-Msg-Id after the stream's duplicate
+// window has passed is stored again (the window is finite), and the service
+// still applies it once: the command id is in the user's history, so the
+// late copy gets the first outcome and appends nothing. The window is
+// shortened here so the test need not wait two minutes.
+func TestIntakeCommandReplayedAfterDuplicateWindow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	s, err := e.js.Stream(ctx, natsadapter.CommandStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.Duplicates = 100 * time.Millisecond
+	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.startIntake(t, nil)
+	e.confirmedUser(t, "replayed")
+
+	cmd := &events.DisableUser{CommandMeta: meta("replayed")}
+	cmd.CommandID, cmd.Reason = "replay-after-window", "first"
+	sub := e.watch(t, cmd.CommandID)
+	if _, err := e.client.Send(ctx, cmd); err != nil {
+		t.Fatal(err)
+	}
+	first := nextOutcome(t, sub)
+	if first.Status != events.StatusAccepted || first.EventSeq == 0 {
+		t.Fatalf("first outcome %+v, want accepted", first)
+	}
+	// Re-send the same message (same Nats-Msg-Id) until the stream stores
+	// it again, i.e. until the window has passed.
+	data, err := events.EncodeCommand(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg := nats.NewMsg(events.CommandSubject(events.CmdDisableUser))
+		msg.Data = data
+		msg.Header.Set(jetstream.MsgIDHeader, cmd.CommandID)
+		ack, err := e.js.PublishMsg(ctx, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ack.Duplicate {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if second := nextOutcome(t, sub); second != first {
+		t.Errorf("outcome of the late copy %+v, want the first %+v", second, first)
+	}
+	n := 0
+	for _, ev := range e.storedEvents(t) {
+		if ev.CommandID == cmd.CommandID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("events of %s: %d, want 1", cmd.CommandID, n)
 	}
 }

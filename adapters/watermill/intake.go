@@ -113,6 +113,7 @@ func New(cfg Config) (_ *Intake, err error) {
 		handlerFor[events.DeleteUser](in),
 		handlerFor[events.RevokeSessions](in),
 		handlerFor[events.RevokeSession](in),
+		handlerFor[events.RecordDataPurged](in),
 	); err != nil {
 		return nil, err
 	}
@@ -212,7 +213,7 @@ func (in *Intake) handle(ctx context.Context, cmd events.Command) error {
 	if err := in.cfg.Outcomes.Publish(ctx, out); err != nil {
 		return fmt.Errorf("publish outcome: %w", err)
 	}
-	in.logOutcome(out)
+	in.published(out, takenAt(ctx))
 	return nil
 }
 
@@ -242,9 +243,25 @@ func (in *Intake) answeredBefore(ctx context.Context, msg *message.Message, comm
 	return found, nil
 }
 
-func (in *Intake) logOutcome(o events.Outcome) {
+// takenKey holds, in a message's context, when finalize first saw it.
+type takenKey struct{}
+
+func takenAt(ctx context.Context) time.Time {
+	t, _ := ctx.Value(takenKey{}).(time.Time)
+	return t
+}
+
+// published logs a stored outcome and reports it to OnOutcome.
+func (in *Intake) published(o events.Outcome, taken time.Time) {
 	in.log.Debug("command handled", "command", o.Command, "command_id", o.CommandID, "user_id", o.UserID,
 		"status", o.Status, "code", o.Code, "stream_seq", o.EventSeq)
+	if in.cfg.OnOutcome != nil {
+		var took time.Duration
+		if !taken.IsZero() {
+			took = time.Since(taken)
+		}
+		in.cfg.OnOutcome(OutcomeParams{Outcome: o, Took: took})
+	}
 }
 
 // poisonError marks an error whose message goes to the poison stream and is
@@ -263,6 +280,8 @@ func (p poisonError) Unwrap() error { return p.err }
 //   - other failures: nacked, redelivered later.
 func (in *Intake) finalize(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
+		taken := time.Now()
+		msg.SetContext(context.WithValue(msg.Context(), takenKey{}, taken))
 		produced, err := h(msg)
 		if err == nil {
 			return produced, nil
@@ -297,7 +316,7 @@ func (in *Intake) finalize(h message.HandlerFunc) message.HandlerFunc {
 		if perr := in.cfg.Outcomes.Publish(ctx, out); perr != nil {
 			return nil, fmt.Errorf("%w (and publishing its outcome failed: %v)", err, perr)
 		}
-		in.logOutcome(out)
+		in.published(out, taken)
 		if poison {
 			in.log.Warn("command sent to the poison stream", "command", out.Command, "command_id", out.CommandID,
 				"code", out.Code, "err", err)

@@ -77,6 +77,7 @@ func (u *unknownCommands) stop() {
 }
 
 func (u *unknownCommands) onMsg(m *nats.Msg) {
+	taken := time.Now()
 	name := strings.TrimPrefix(m.Subject, events.CommandSubjectPrefix)
 	if u.known[name] {
 		return // the command stream has it
@@ -105,6 +106,8 @@ func (u *unknownCommands) onMsg(m *nats.Msg) {
 	defer cancel()
 	if err := u.in.cfg.Outcomes.Publish(ctx, out); err != nil {
 		u.in.log.Error("publish outcome of unknown command", "subject", m.Subject, "err", err)
+	} else {
+		u.in.published(out, taken)
 	}
 	poison := nats.NewMsg(PoisonTopic)
 	poison.Data = m.Data

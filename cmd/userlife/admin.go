@@ -20,9 +20,9 @@ func postgresFlag() cli.Flag {
 
 // connectJS opens a JetStream handle on the service's NATS server.
 func connectJS(ctx context.Context, cmd *cli.Command) (jetstream.JetStream, func(), error) {
-	nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
+	nc, err := connectCLI(cmd, "set --nats or USERLIFE_NATS")
 	if err != nil {
-		return nil, nil, cli.Exit(fmt.Sprintf("%v (set --nats or USERLIFE_NATS)", err), exitError)
+		return nil, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -42,7 +42,7 @@ func verifyCommand() *cli.Command {
 		Usage: "compare every projection with a fresh fold of the event stream; exit 1 and print the differences on mismatch",
 		Description: "With --postgres it reads the PostgreSQL tables directly; without, it asks the running\n" +
 			"`userlife serve` (whichever store it uses) through its query service.",
-		Flags: []cli.Flag{natsFlag(), postgresFlag()},
+		Flags: append(natsFlags(), postgresFlag()),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(cmd)
 			if err != nil {

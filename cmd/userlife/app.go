@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	httpadapter "github.com/userlife/userlife/adapters/http"
+	"github.com/userlife/userlife/adapters/http/admin"
+	"github.com/userlife/userlife/adapters/metrics"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	wmintake "github.com/userlife/userlife/adapters/watermill"
 	"github.com/userlife/userlife/domain"
@@ -24,6 +27,7 @@ type ServeConfig struct {
 	DataDir     string        // embedded server's JetStream directory
 	NATSListen  string        // embedded server's client address
 	NATSURL     string        // external server instead of the embedded one
+	NATSOptions []nats.Option // credentials and TLS for NATSURL (natsadapter.ClientAuth)
 	SyncAlways  bool          // fsync every write before acking (embedded server)
 	Replicas    int           // stream replicas (external cluster)
 	Concurrency int           // commands of one type in flight per process
@@ -38,6 +42,21 @@ type ServeConfig struct {
 	// on token introspection; without both it answers 404.
 	Verifier            httpadapter.Verifier
 	IntrospectionTokens []string
+	// AdminTokens are the admin API's credentials; without any, /v1
+	// answers 401 and says how to configure them.
+	AdminTokens []admin.Token
+	// AdminOutcomeTimeout is how long an API mutation waits for its
+	// outcome before answering 202 (default 10 s).
+	AdminOutcomeTimeout time.Duration
+	// Console (the web console) is served at "/" of the HTTP listener.
+	Console http.Handler
+	// Ready answers /readyz (default: 200 while connected to NATS);
+	// Metrics is served at /metrics (default: 404).
+	Ready   func(context.Context) error
+	Metrics http.Handler
+	// ReadyMaxLag is how many events a projection may be behind the
+	// stream while GET /readyz answers 200 (0: DefaultReadyMaxLag).
+	ReadyMaxLag uint64
 }
 
 // App is a running service: the embedded NATS server (unless external),
@@ -51,6 +70,8 @@ type App struct {
 	read   *readSide
 	http   *httpSide
 	done   chan error
+
+	metrics *metrics.Metrics // what GET /metrics and GET /readyz report
 	// NATSURL is where clients reach the NATS server.
 	NATSURL string
 	// HTTPAddr is the HTTP listener's address ("" without one).
@@ -63,7 +84,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{cfg: cfg, log: log, done: make(chan error, 1)}
+	a := &App{cfg: cfg, log: log, done: make(chan error, 1), metrics: metrics.New(log)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -95,7 +116,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		a.NATSURL = a.server.ClientURL()
 	}
 	var err error
-	a.nc, err = natsadapter.Connect(a.NATSURL, "userlife-serve", log)
+	a.nc, err = natsadapter.Connect(a.NATSURL, "userlife-serve", log, cfg.NATSOptions...)
 	if err != nil {
 		if cfg.NATSURL != "" {
 			return nil, fmt.Errorf("%w (--nats or USERLIFE_NATS is set, so serve uses that external server instead of "+
@@ -125,7 +146,7 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		return nil, err
 	}
 	svc := &domain.Service{
-		Store:  store,
+		Store:  a.metrics.TimeAppends(store),
 		Emails: emails,
 		Decider: domain.Decider{
 			Now:   time.Now,
@@ -136,10 +157,12 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 	}
 	a.intake, err = wmintake.New(wmintake.Config{
 		NATSURL:     a.NATSURL,
+		NATSOptions: cfg.NATSOptions,
 		Handler:     svc,
 		Outcomes:    results,
 		Concurrency: cfg.Concurrency,
 		AckWait:     cfg.AckWait,
+		OnOutcome:   func(p wmintake.OutcomeParams) { a.metrics.Outcome(p.Outcome, p.Took) },
 		Logger:      log,
 	})
 	if err != nil {
@@ -162,8 +185,20 @@ func Start(ctx context.Context, cfg ServeConfig) (*App, error) {
 		st.close()
 		return nil, err
 	}
+	if err := trackReadSide(a.metrics, js, a.read); err != nil {
+		return nil, err
+	}
 	if a.http != nil {
-		if err := a.http.start(ctx, cfg, a.NATSURL, log); err != nil {
+		maxLag := cfg.ReadyMaxLag
+		if maxLag == 0 {
+			maxLag = DefaultReadyMaxLag
+		}
+		a.http.metrics, a.http.ready = a.metrics.Handler(), readiness(a.metrics, a.nc, js, maxLag)
+		api, err := newAdminAPI(ctx, cfg, log, a.nc, js, st.queries)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.http.start(ctx, cfg, a.NATSURL, api, log); err != nil {
 			return nil, err
 		}
 	}

@@ -34,6 +34,7 @@ var gatewayIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // GatewayConfig is what a gateway runs with.
 type GatewayConfig struct {
 	NATSURL      string
+	NATSOptions  []nats.Option // credentials and TLS (natsadapter.ClientAuth)
 	ID           string
 	Upstream     *url.URL
 	Verifier     httpadapter.Verifier
@@ -78,7 +79,7 @@ func StartGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.nc, err = natsadapter.Connect(cfg.NATSURL, "userlife-gateway-"+cfg.ID, log)
+	g.nc, err = natsadapter.Connect(cfg.NATSURL, "userlife-gateway-"+cfg.ID, log, cfg.NATSOptions...)
 	if err != nil {
 		return nil, err
 	}
@@ -197,16 +198,15 @@ func gatewayCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "gateway",
 		Usage: "reverse proxy that verifies bearer JWTs and refuses revoked ones (401), failing closed (503) when the view is stale",
-		Flags: []cli.Flag{
+		Flags: append(natsFlags(),
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8081", Usage: "HTTP address to serve on", Sources: env("listen")},
 			&cli.StringFlag{Name: "upstream", Usage: "URL allowed requests are proxied to", Required: true, Sources: env("upstream")},
-			&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
 			jwksFlag(),
 			hs256SecretFileFlag(),
 			&cli.DurationFlag{Name: "max-staleness", Value: revocation.DefaultMaxStaleness, Usage: "refuse every token (503) after this long without news from the service", Sources: env("max-staleness")},
 			&cli.BoolFlag{Name: "fail-open", Usage: "let tokens through while the view is stale or not loaded (what the view knows still refuses)", Sources: env("fail-open")},
 			&cli.StringFlag{Name: "id", Usage: "gateway id in heartbeats, [A-Za-z0-9_-] (default: hostname-pid)", Sources: env("id")},
-		},
+		),
 		Action: runGateway,
 	}
 }
@@ -224,12 +224,16 @@ func runGateway(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	natsOpts, err := natsOptions(cmd)
+	if err != nil {
+		return err
+	}
 	id := cmd.String("id")
 	if id == "" {
 		id = defaultGatewayID()
 	}
 	gw, err := StartGateway(ctx, GatewayConfig{
-		NATSURL: cmd.String("nats"), ID: id, Upstream: upstream, Verifier: verifier,
+		NATSURL: cmd.String("nats"), NATSOptions: natsOpts, ID: id, Upstream: upstream, Verifier: verifier,
 		MaxStaleness: cmd.Duration("max-staleness"), FailOpen: cmd.Bool("fail-open"), Logger: log,
 	})
 	if err != nil {

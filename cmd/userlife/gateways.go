@@ -126,15 +126,14 @@ func gatewaysCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "gateways",
 		Usage: "list the gateways heard within 5s, with the view revision each applied and its lag behind the service",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
+		Flags: append(natsFlags(),
 			&cli.DurationFlag{Name: "wait", Value: 2 * time.Second, Usage: "how long to listen for heartbeats"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-		},
+		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
+			nc, err := connectCLI(cmd, "set --nats or USERLIFE_NATS")
 			if err != nil {
-				return cli.Exit(fmt.Sprintf("%v (set --nats or USERLIFE_NATS)", err), exitError)
+				return err
 			}
 			defer nc.Close()
 			r, err := listGateways(ctx, nc, cmd.Duration("wait"))

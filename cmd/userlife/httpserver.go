@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	httpadapter "github.com/userlife/userlife/adapters/http"
+	"github.com/userlife/userlife/adapters/http/admin"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/projections/revocation"
 )
@@ -33,14 +34,16 @@ const introspectionOff = "introspection is off: start serve with --introspection
 // would let anyone probe tokens.
 const minCallerToken = 16
 
-// httpSide is serve's HTTP listener: /healthz and, when enabled, token
-// introspection fed by its own revocation watcher.
+// httpSide is serve's HTTP listener: /healthz, /readyz, /metrics and, when
+// enabled, token introspection fed by its own revocation watcher.
 type httpSide struct {
 	ln      net.Listener
 	srv     *http.Server
 	served  chan error
 	nc      *nats.Conn
 	watcher *natsadapter.RevocationWatcher
+	// metrics and ready serve GET /metrics and GET /readyz.
+	metrics, ready http.Handler
 }
 
 // listenHTTP takes the address first, so a taken port fails serve before
@@ -62,14 +65,22 @@ func (cfg ServeConfig) introspectionEnabled() bool {
 	return cfg.Verifier != nil && len(cfg.IntrospectionTokens) > 0
 }
 
-// start loads the revocation view (when introspection is on) and serves.
-func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, log *slog.Logger) error {
+// start loads the revocation view (when introspection is on) and serves
+// /healthz, introspection and api.
+func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, api http.Handler, log *slog.Logger) error {
 	mux := http.NewServeMux()
+	mux.Handle("/", api) // the admin API under /v1, /readyz, /metrics and the console
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if h.metrics != nil {
+		mux.Handle("GET /metrics", h.metrics)
+	}
+	if h.ready != nil {
+		mux.Handle("GET /readyz", h.ready)
+	}
 	if cfg.introspectionEnabled() {
 		checker := revocation.NewChecker(revocation.Config{}) // fail closed: a stale view answers 503
 		in, err := httpadapter.NewIntrospector(httpadapter.IntrospectorConfig{
@@ -78,7 +89,7 @@ func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, l
 		if err != nil {
 			return err
 		}
-		if h.nc, err = natsadapter.Connect(natsURL, "userlife-serve-introspection", log); err != nil {
+		if h.nc, err = natsadapter.Connect(natsURL, "userlife-serve-introspection", log, cfg.NATSOptions...); err != nil {
 			return err
 		}
 		js, err := jetstream.New(h.nc)
@@ -100,7 +111,7 @@ func (h *httpSide) start(ctx context.Context, cfg ServeConfig, natsURL string, l
 		})
 	}
 	h.srv = &http.Server{
-		Handler:           mux,
+		Handler:           admin.SecurityHeaders(mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,

@@ -2,6 +2,7 @@
 //
 //	userlife serve                      run the service (embedded NATS by default)
 //	userlife user disable ID --reason R publish a command and print its outcome
+//	userlife audit --user ID            the user's events, from the log itself
 package main
 
 import (
@@ -50,7 +51,7 @@ func rootCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("USERLIFE_LOG_LEVEL")},
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // main prints and exits
-		Commands:       []*cli.Command{serveCommand(), userCommand(), migrateCommand(), replayCommand(), verifyCommand(), gatewayCommand(), gatewaysCommand(), tokenCommand()},
+		Commands:       []*cli.Command{serveCommand(), userCommand(), migrateCommand(), replayCommand(), verifyCommand(), gatewayCommand(), gatewaysCommand(), tokenCommand(), servicesCommand(), auditCommand(), exportCommand()},
 	}
 }
 

@@ -56,8 +56,8 @@ func replayCommand() *cli.Command {
 		Usage: "rebuild PostgreSQL projections from sequence 1 without downtime (build aside, then swap)",
 		Description: "The live projections keep serving and keep being updated while the new tables are built;\n" +
 			"the swap is one transaction. The embedded in-memory default is rebuilt at every start of serve.",
-		Flags: []cli.Flag{natsFlag(), postgresFlag(),
-			&cli.StringFlag{Name: "projection", Value: "all", Usage: "users, audit or all"}},
+		Flags: append(natsFlags(), postgresFlag(),
+			&cli.StringFlag{Name: "projection", Value: "all", Usage: "users, audit or all"}),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			log, err := newLogger(cmd)
 			if err != nil {

@@ -17,15 +17,18 @@ import (
 	"github.com/userlife/userlife/projections"
 )
 
-func natsFlag() cli.Flag {
-	return &cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")}
+// natsFlags are --nats and the NATS credential flags.
+func natsFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
+	}, natsAuthFlags()...)
 }
 
 // queryClient connects to the service's query endpoints.
 func queryClient(cmd *cli.Command) (*natsadapter.QueryClient, func(), error) {
-	nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
+	nc, err := connectCLI(cmd, "is `userlife serve` running? set --nats or USERLIFE_NATS")
 	if err != nil {
-		return nil, nil, cli.Exit(fmt.Sprintf("%v (is `userlife serve` running? set --nats or USERLIFE_NATS)", err), exitError)
+		return nil, nil, err
 	}
 	return natsadapter.NewQueryClient(nc), nc.Close, nil
 }
@@ -34,16 +37,19 @@ func listCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
 		Usage: "list users by state, optionally by email prefix, a page at a time",
-		Flags: []cli.Flag{
-			natsFlag(),
+		Flags: append(natsFlags(),
 			&cli.StringFlag{Name: "state", Usage: "pending, confirmed or disabled (default: all)"},
 			&cli.StringFlag{Name: "email-prefix", Usage: "only emails starting with this (case-insensitive)"},
 			&cli.IntFlag{Name: "limit", Value: 50, Usage: "users per page (at most 1000)"},
 			&cli.StringFlag{Name: "after", Usage: "cursor: list users after this id (printed as next=… under a page)"},
 			&cli.BoolFlag{Name: "all", Usage: "follow the cursor through every page"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON lines, one user each"},
-		},
+			atFlag("list the users that were in --state at this time, from the event log"),
+		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.String("at") != "" {
+				return listAt(ctx, cmd)
+			}
 			qc, done, err := queryClient(cmd)
 			if err != nil {
 				return err
@@ -95,10 +101,14 @@ func showCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "show a user and its history",
 		ArgsUsage: "USER_ID",
-		Flags:     []cli.Flag{natsFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags: append(natsFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			atFlag("show the user as it was at this time and its history up to then, from the event log")),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
-				return cli.Exit("usage: userlife user show USER_ID", exitError)
+				return cli.Exit("usage: userlife user show USER_ID [--at TIME]", exitError)
+			}
+			if cmd.String("at") != "" {
+				return showAt(ctx, cmd, cmd.Args().First())
 			}
 			id := cmd.Args().First()
 			qc, done, err := queryClient(cmd)
@@ -128,18 +138,25 @@ func showCommand() *cli.Command {
 				fmt.Println(string(b))
 				return nil
 			}
-			printUser(id, u, uerr == nil)
+			erasure := ""
+			if uerr != nil {
+				erasure = erasureLine(ctx, cmd.String("nats"), id)
+			}
+			printUser(id, u, uerr == nil, erasure)
 			printHistory(history)
 			return nil
 		},
 	}
 }
 
-func printUser(id string, u projections.User, exists bool) {
+func printUser(id string, u projections.User, exists bool, erasure string) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	if !exists {
 		fmt.Fprintf(tw, "id\t%s\nstate\tdeleted\n", id)
+		if erasure != "" {
+			fmt.Fprintf(tw, "erasure\t%s\n", erasure)
+		}
 		return
 	}
 	ts := func(t time.Time) string {
@@ -150,6 +167,21 @@ func printUser(id string, u projections.User, exists bool) {
 	}
 	fmt.Fprintf(tw, "id\t%s\nemail\t%s\nstate\t%s\nregistered_at\t%s\nconfirmed_at\t%s\ndisabled_at\t%s\nrevoked_before\t%s\nversion\t%d\nupdated_at\t%s\n",
 		u.ID, u.Email, u.State, ts(u.RegisteredAt), ts(u.ConfirmedAt), ts(u.DisabledAt), ts(u.RevokedBefore), u.Version, ts(u.UpdatedAt))
+}
+
+// erasureLine is a deleted user's erasure receipt in one line ("" if it
+// cannot be read).
+func erasureLine(ctx context.Context, url, id string) string {
+	nc, err := natsadapter.Connect(url, "userlife-cli", nil)
+	if err != nil {
+		return ""
+	}
+	defer nc.Close()
+	r, err := readErasure(ctx, nc, id)
+	if err != nil {
+		return ""
+	}
+	return r.Summary()
 }
 
 func printHistory(h []projections.AuditEvent) {

@@ -35,10 +35,20 @@ type stores struct {
 	revocations projections.Projection
 }
 
+// all lists the projections serve keeps in the store.
+func (st *stores) all() []projections.Projection {
+	ps := []projections.Projection{st.users, st.audit}
+	if st.revocations != nil {
+		ps = append(ps, st.revocations)
+	}
+	return ps
+}
+
 // readSide runs one projector per projection and answers queries.
 type readSide struct {
 	st         *stores
 	projectors []*natsadapter.Projector
+	view       *natsadapter.RevocationView
 	svc        micro.Service
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
@@ -65,6 +75,7 @@ func startReadSide(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s
 	if err != nil {
 		return nil, err
 	}
+	rs.view = view
 	rs.projectors = append(rs.projectors, natsadapter.NewProjector(js, view, cfg))
 	begin := time.Now()
 	for _, pr := range rs.projectors {
@@ -83,6 +94,12 @@ func startReadSide(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s
 		rs.wg.Go(func() { _ = pr.Run(runCtx) })
 	}
 	rs.wg.Go(func() { view.RunHeartbeat(runCtx) })
+	keys, err := natsadapter.NewKeyVault(ctx, js)
+	if err != nil {
+		rs.close()
+		return nil, err
+	}
+	st.queries = natsadapter.OpeningQueries(st.queries, keys)
 	svc, err := natsadapter.ServeQueries(nc, st.queries, version)
 	if err != nil {
 		rs.close()

@@ -27,8 +27,7 @@ func defaultActor() string {
 }
 
 func clientFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "nats", Value: "nats://127.0.0.1:4222", Usage: "NATS server of the service", Sources: env("nats")},
+	return append(natsFlags(),
 		&cli.StringFlag{Name: "actor", Value: defaultActor(), Usage: "who is doing this (recorded in the event)", Sources: env("actor")},
 		&cli.StringFlag{Name: "reason", Usage: "why (recorded in the event)"},
 		&cli.StringFlag{Name: "command-id", Usage: "idempotency key: the same id is never applied twice (default: a new UUIDv7)"},
@@ -37,7 +36,7 @@ func clientFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "json", Usage: "print the outcome as JSON"},
 		&cli.BoolFlag{Name: "wait-enforced", Usage: "after the event, wait until every live gateway has applied it, and say how long it took"},
 		&cli.BoolFlag{Name: "no-wait-projection", Usage: "return as soon as the outcome is in, before queries show the change"},
-	}
+	)
 }
 
 func userCommand() *cli.Command {
@@ -79,6 +78,7 @@ func userCommand() *cli.Command {
 			register,
 			listCommand(),
 			showCommand(),
+			erasureCommand(),
 			byID("confirm", "confirm a pending user", func(m events.CommandMeta) events.Command { return &events.ConfirmUser{CommandMeta: m} }),
 			byID("disable", "disable a confirmed user and revoke all its tokens", func(m events.CommandMeta) events.Command { return &events.DisableUser{CommandMeta: m} }),
 			byID("enable", "enable a disabled user (revoked tokens stay revoked)", func(m events.CommandMeta) events.Command { return &events.EnableUser{CommandMeta: m} }),
@@ -101,9 +101,9 @@ func meta(cmd *cli.Command, userID string) events.CommandMeta {
 func sendCommand(ctx context.Context, cmd *cli.Command, c events.Command) error {
 	ctx, cancel := context.WithTimeout(ctx, cmd.Duration("timeout"))
 	defer cancel()
-	nc, err := natsadapter.Connect(cmd.String("nats"), "userlife-cli", nil)
+	nc, err := connectCLI(cmd, "is `userlife serve` running? set --nats or USERLIFE_NATS")
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("%v (is `userlife serve` running? set --nats or USERLIFE_NATS)", err), exitError)
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -21,15 +21,18 @@ var emailStems = []string{"ann", "Ann", "ANNA", "bob", "Bo_b", "bo%b", "carol", 
 // population generates the interleaved random lifecycles of many users,
 // every event allowed by the domain rules from the user's state.
 type population struct {
-	s      *stream
-	rng    *rand.Rand
-	state  map[string]string // id → projections.State* or "deleted"
-	live   []string          // ids not deleted, in registration order
-	emails int
+	s     *stream
+	rng   *rand.Rand
+	state map[string]string // id → projections.State* or "deleted"
+	live  []string          // ids not deleted, in registration order
+	gone  []string          // deleted ids, in deletion order
+	// receipts holds "<id>/<service>" of every UserDataPurged appended.
+	receipts map[string]bool
+	emails   int
 }
 
 func newPopulation(t *testing.T, seed uint64) *population {
-	return &population{s: newStream(t), rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), state: map[string]string{}}
+	return &population{s: newStream(t), rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), state: map[string]string{}, receipts: map[string]bool{}}
 }
 
 func (p *population) newID() string {
@@ -60,6 +63,17 @@ func (p *population) step() {
 		p.register()
 		return
 	}
+	if len(p.gone) > 0 && p.rng.IntN(20) == 0 {
+		// A downstream service's receipt for a deleted user.
+		// At most one per service and user, as the domain allows.
+		id := p.gone[p.rng.IntN(len(p.gone))]
+		service := []string{"todo", "billing"}[p.rng.IntN(2)]
+		if !p.receipts[id+"/"+service] {
+			p.s.purged(id, service, int64(p.rng.IntN(5)))
+			p.receipts[id+"/"+service] = true
+		}
+		return
+	}
 	i := p.rng.IntN(len(p.live))
 	id := p.live[i]
 	switch r := p.rng.IntN(10); {
@@ -67,6 +81,7 @@ func (p *population) step() {
 		p.s.delete(id)
 		p.state[id] = "deleted"
 		p.live = slices.Delete(p.live, i, i+1)
+		p.gone = append(p.gone, id)
 	case r <= 2:
 		p.s.revoke(id)
 	default:

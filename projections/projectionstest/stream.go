@@ -80,6 +80,9 @@ func (s *stream) delete(id string) projections.Message {
 }
 
 // undecodable appends a message that did not decode.
+func (s *stream) purged(id, service string, items int64) projections.Message {
+	return s.event(id, events.UserDataPurged{Service: service, ItemsRemoved: items}, "")
+}
 func (s *stream) undecodable() projections.Message {
 	seq := s.next()
 	m := projections.Message{

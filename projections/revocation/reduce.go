@@ -56,6 +56,13 @@ var reducers = map[events.Type]reducer{
 		n.RevokedBefore = later(n.RevokedBefore, d.RevokedBefore)
 		return err
 	},
+	// Only a deleted user's data is purged: the entry says deleted (also if
+	// it was missing), so a receipt can never let the user's tokens in.
+	events.TypeUserDataPurged: func(n *Entry, e events.Event) error {
+		_, err := payload[events.UserDataPurged](e)
+		n.State = StateDeleted
+		return err
+	},
 	events.TypeSessionsRevoked: func(n *Entry, e events.Event) error {
 		d, err := payload[events.SessionsRevoked](e)
 		n.RevokedBefore = later(n.RevokedBefore, d.RevokedBefore)

@@ -47,6 +47,8 @@ func TestReduce(t *testing.T) {
 		{"session revoked, sorted in", entry(revocation.StateConfirmed, t0, 3, "s1", "s3"), ev(4, events.SessionRevoked{SessionID: "s2"}), entry(revocation.StateConfirmed, t0, 4, "s1", "s2", "s3")},
 		{"session revoked, first in order", entry(revocation.StateConfirmed, t0, 3, "s1", "s3"), ev(4, events.SessionRevoked{SessionID: "s0"}), entry(revocation.StateConfirmed, t0, 4, "s0", "s1", "s3")},
 		{"session revoked twice", entry(revocation.StateConfirmed, t0, 3, "s1", "s3"), ev(4, events.SessionRevoked{SessionID: "s3"}), entry(revocation.StateConfirmed, t0, 4, "s1", "s3")},
+		{"data purged keeps the deleted entry", entry(revocation.StateDeleted, t1, 5), ev(6, events.UserDataPurged{Service: "todo", ItemsRemoved: 3}), entry(revocation.StateDeleted, t1, 6)},
+		{"data purged without an entry is deleted", nil, ev(6, events.UserDataPurged{Service: "todo"}), entry(revocation.StateDeleted, time.Time{}, 6)},
 		{"redelivery, same seq", entry(revocation.StateDisabled, t0, 7), ev(7, events.UserEnabled{}), entry(revocation.StateDisabled, t0, 7)},
 		{"redelivery, older seq", entry(revocation.StateDisabled, t0, 7), ev(3, events.UserEnabled{}), entry(revocation.StateDisabled, t0, 7)},
 	}
