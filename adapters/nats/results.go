@@ -122,35 +122,59 @@ type OutcomeWatch struct {
 	sub *nats.Subscription
 }
 
-// Wait returns the outcome from the live subscription and, every second,
-// looks in the stream too: a message missed during a reconnect is still
-// found there.
+// Wait returns the command's stored outcome. The live subscription says
+// when one was published; the outcome returned is read back from the
+// stream's leader, because a subscriber sees an outcome before the stream
+// has stored it, and one the stream then fails to store (it lost its
+// leader) is not the answer: the command is delivered again and decided
+// again, maybe differently. Every second it looks in the stream too: a
+// message missed during a reconnect is still found there.
 func (w *OutcomeWatch) Wait(ctx context.Context) (events.Outcome, error) {
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
 		m, err := w.sub.NextMsgWithContext(pollCtx)
 		cancel()
+		tries := 1
 		if err == nil {
 			// Anything else on the subject is not the service's answer (a
 			// client can have the server reply there): wait on.
-			if o, derr := events.DecodeOutcome(m.Data); derr == nil && o.CommandID == w.id {
-				return o, nil
+			if o, derr := events.DecodeOutcome(m.Data); derr != nil || o.CommandID != w.id {
+				continue
 			}
-			continue
-		}
-		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			tries = 6 // the store may lag the live message by a moment
+		} else if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			return events.Outcome{}, err
 		}
-		getCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		o, gerr := w.r.Get(getCtx, w.id)
-		cancel()
-		if gerr == nil && o.CommandID == w.id {
+		if o, ok := w.stored(ctx, tries); ok {
 			return o, nil
 		}
 		if ctx.Err() != nil {
 			return events.Outcome{}, fmt.Errorf("no outcome for command %s yet: %w", w.id, ctx.Err())
 		}
 	}
+}
+
+// stored looks for the stored outcome up to tries times, 5 ms apart and
+// doubling.
+func (w *OutcomeWatch) stored(ctx context.Context, tries int) (events.Outcome, bool) {
+	pause := 5 * time.Millisecond
+	for i := 0; i < tries; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return events.Outcome{}, false
+			case <-time.After(pause):
+			}
+			pause *= 2
+		}
+		getCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		o, found, err := w.r.Stored(getCtx, w.id)
+		cancel()
+		if err == nil && found && o.CommandID == w.id {
+			return o, true
+		}
+	}
+	return events.Outcome{}, false
 }
 
 // Close ends the subscription.
