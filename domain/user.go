@@ -70,6 +70,7 @@ func Evolve(u User, e events.Event) User {
 		u.DisabledAt = time.Time{}
 	case events.UserDeleted:
 		u.State = StateDeleted
+		u.Email = events.Erased // the user's data key is destroyed with the delete
 		u.DeletedAt = e.OccurredAt
 		u.RevokedBefore = later(u.RevokedBefore, d.RevokedBefore)
 	case events.SessionsRevoked:

@@ -1,6 +1,9 @@
 package events
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Type names an event. The string values are part of the wire contract and
 // never change; they are not derived from Go type names.
@@ -41,10 +44,23 @@ type Payload interface {
 	EventType() Type
 }
 
-// UserRegistered: a user exists, pending confirmation. Email is stored as
-// given; uniqueness is case-insensitive.
+// UserRegistered: a user exists, pending confirmation. Email is kept as
+// given; uniqueness is case-insensitive. In the stream the email is sealed
+// (EmailSealed, see SealField): readers holding the user's data key see
+// Email, and once the key is destroyed (the user was deleted) Email reads
+// Erased. An event carrying both writes only the sealed form.
 type UserRegistered struct {
-	Email string `json:"email"`
+	Email       string `json:"email,omitempty"`
+	EmailSealed string `json:"email_sealed,omitempty"`
+}
+
+// MarshalJSON never writes the clear email next to the sealed one.
+func (d UserRegistered) MarshalJSON() ([]byte, error) {
+	type wire UserRegistered
+	if d.EmailSealed != "" {
+		return json.Marshal(wire{EmailSealed: d.EmailSealed})
+	}
+	return json.Marshal(wire{Email: d.Email})
 }
 
 // UserConfirmed: a pending user confirmed the account.

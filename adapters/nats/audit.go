@@ -81,6 +81,9 @@ type Record struct {
 type AuditLog struct {
 	js  jetstream.JetStream
 	cfg AuditConfig
+
+	vaultOnce keyVaultOnce
+	keys      *KeyVault
 }
 
 var _ projections.AuditLogReader = (*AuditLog)(nil)

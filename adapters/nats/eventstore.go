@@ -26,6 +26,7 @@ const loadBatch = 256
 type EventStore struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	keys   *KeyVault
 	// Source is the CloudEvents ce-source attribute.
 	Source string
 }
@@ -38,8 +39,15 @@ func NewEventStore(ctx context.Context, js jetstream.JetStream) (*EventStore, er
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", EventsStream, err)
 	}
-	return &EventStore{js: js, stream: s, Source: events.DefaultSource}, nil
+	keys, err := NewKeyVault(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	return &EventStore{js: js, stream: s, keys: keys, Source: events.DefaultSource}, nil
 }
+
+// Keys is the vault the store seals personal fields with.
+func (s *EventStore) Keys() *KeyVault { return s.keys }
 
 // Load reads the user's events with direct batch gets: no consumer is
 // created, and any server replica may answer (a stale answer only makes the
@@ -108,7 +116,38 @@ func (s *EventStore) LoadAfter(ctx context.Context, userID string, after uint64)
 	if len(out) > 1 {
 		slices.SortFunc(out, func(a, b events.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 	}
-	return out, nil
+	return s.open(ctx, userID, out)
+}
+
+// open makes the sealed fields of a user's events readable. A deleted
+// user whose data key is still there (the service stopped between
+// appending UserDeleted and destroying the key) has it destroyed now.
+func (s *EventStore) open(ctx context.Context, userID string, evs []events.Event) ([]events.Event, error) {
+	deleted := false
+	for _, e := range evs {
+		deleted = deleted || e.Type == events.TypeUserDeleted
+	}
+	for i, e := range evs {
+		if !e.Sealed() {
+			continue
+		}
+		key, err := s.keys.Key(ctx, userID)
+		if err != nil {
+			return nil, fmt.Errorf("load user %s: %w", userID, err)
+		}
+		if key != nil && deleted {
+			if err := s.keys.Destroy(ctx, userID); err != nil {
+				return nil, fmt.Errorf("load user %s: %w", userID, err)
+			}
+			key = nil
+		}
+		o, err := e.Open(key)
+		if err != nil {
+			return nil, fmt.Errorf("load user %s: event at seq %d: %w", userID, e.Seq, err)
+		}
+		evs[i] = o
+	}
+	return evs, nil
 }
 
 // loadSubject reads one subject from seq on, a batch at a time.
@@ -187,11 +226,22 @@ func (s *EventStore) Append(ctx context.Context, userID string, expected uint64,
 		if e.UserID != userID {
 			return 0, fmt.Errorf("append to user %s: event is about user %s", userID, e.UserID)
 		}
-		seq, err := s.appendOne(ctx, e, expected, MsgID(e.CommandID, i))
+		sealed, err := s.keys.Seal(ctx, e)
+		if err != nil {
+			return 0, fmt.Errorf("append %s to user %s: %w", e.Type, userID, err)
+		}
+		seq, err := s.appendOne(ctx, sealed, expected, MsgID(e.CommandID, i))
 		if err != nil {
 			return 0, err
 		}
 		expected = seq
+		if e.Type == events.TypeUserDeleted {
+			// The user's personal data in the log becomes unreadable now. If
+			// this fails, the next load of the user destroys the key.
+			if err := s.keys.Destroy(ctx, userID); err != nil {
+				return 0, fmt.Errorf("user %s deleted at seq %d: %w", userID, seq, err)
+			}
+		}
 	}
 	return expected, nil
 }

@@ -29,12 +29,19 @@ type ProjectorConfig struct {
 	// ProgressEvery is how often a catch-up that is far behind logs its
 	// progress.
 	ProgressEvery time.Duration // 2s
-	Logger        *slog.Logger
+	// KeySnapshotBacklog is the backlog (in events) above which a session
+	// starts by reading every data key at once instead of one request per
+	// registration event it opens.
+	KeySnapshotBacklog uint64 // 10,000
+	Logger             *slog.Logger
 }
 
 func (c *ProjectorConfig) setDefaults() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 1000
+	}
+	if c.KeySnapshotBacklog == 0 {
+		c.KeySnapshotBacklog = 10_000
 	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 100 * time.Millisecond
@@ -175,6 +182,20 @@ func (pr *Projector) session(ctx context.Context, until uint64) error {
 	if err != nil {
 		return err
 	}
+	keys, err := NewKeyVault(ctx, pr.js)
+	if err != nil {
+		return err
+	}
+	// On a long backlog, read every data key at once rather than one
+	// request per registration event.
+	var snap map[string][]byte
+	var snapUntil uint64
+	if last := s.CachedInfo().State.LastSeq; last > cp+pr.cfg.KeySnapshotBacklog {
+		if snap, err = keys.Snapshot(ctx); err != nil {
+			return err
+		}
+		snapUntil = last
+	}
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if cp > 0 {
 		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: cp + 1}
@@ -200,8 +221,17 @@ func (pr *Projector) session(ctx context.Context, until uint64) error {
 				readErr <- err
 				return
 			}
+			msg := toMessage(m)
+			if snap != nil && msg.Seq > snapUntil {
+				snap = nil // caught up with the snapshot: read keys one by one
+			}
+			msg, err = openMessage(ctx, keys, snap, msg)
+			if err != nil {
+				readErr <- err
+				return
+			}
 			select {
-			case feed <- toMessage(m):
+			case feed <- msg:
 			case <-ctx.Done():
 				return
 			}
@@ -312,6 +342,32 @@ func (pr *Projector) applyOne(ctx context.Context, p projections.Projection, b p
 		}
 		backoff = min(backoff*2, pr.cfg.RetryMax)
 	}
+}
+
+// openMessage makes a decoded event's sealed fields readable (or
+// events.Erased). A field the user's key cannot open makes the message a
+// failure; a key that cannot be read now is an error (the session starts
+// again from the checkpoint).
+func openMessage(ctx context.Context, keys *KeyVault, snap map[string][]byte, msg projections.Message) (projections.Message, error) {
+	if msg.Err != nil || !msg.Event.Sealed() {
+		return msg, nil
+	}
+	var e events.Event
+	var err error
+	if snap != nil {
+		e, err = msg.Event.Open(snap[msg.Event.UserID])
+	} else {
+		e, err = keys.Open(ctx, msg.Event)
+	}
+	if errors.Is(err, events.ErrUnsealable) {
+		msg.Err = err
+		return msg, nil
+	}
+	if err != nil {
+		return msg, fmt.Errorf("seq %d: %w", msg.Seq, err)
+	}
+	msg.Event = e
+	return msg, nil
 }
 
 // toMessage decodes a stream message; a message that does not decode is

@@ -115,6 +115,16 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) e
 			AllowDirect:       true,
 		},
 		{
+			Name:              KeysStream,
+			Description:       "userlife data keys: one AES-256 key per user sealing its personal fields in events; securely deleted with the user",
+			Subjects:          []string{"userlife.keys.*"},
+			Retention:         jetstream.LimitsPolicy,
+			Storage:           jetstream.FileStorage,
+			Replicas:          cfg.Replicas,
+			MaxMsgsPerSubject: 1,
+			AllowDirect:       true,
+		},
+		{
 			Name:        PoisonStream,
 			Description: "userlife commands that could not be handled, with the reason",
 			Subjects:    []string{events.PoisonSubjectPrefix + ">"},

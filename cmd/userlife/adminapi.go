@@ -101,11 +101,19 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 			return nil
 		}
 	}
+	auditLog := natsadapter.NewAuditLog(js, natsadapter.AuditConfig{})
 	return admin.New(admin.Config{
-		Commands:       queueCommands{client},
-		Outcomes:       storedOutcomes{client.Results()},
-		Queries:        q,
-		Audit:          natsadapter.NewAuditLog(js, natsadapter.AuditConfig{}),
+		Commands: queueCommands{client},
+		Outcomes: storedOutcomes{client.Results()},
+		Queries:  q,
+		Audit:    auditLog,
+		StateAt: func(ctx context.Context, userID string, at time.Time) (any, error) {
+			u, err := auditLog.StateAt(ctx, userID, at)
+			if err != nil {
+				return nil, err
+			}
+			return admin.NewUserAt(u), nil
+		},
 		WaitProjected:  func(ctx context.Context, seq uint64) error { return waitProjectedLocally(ctx, q, seq) },
 		Tokens:         cfg.AdminTokens,
 		NoTokensHint:   adminTokensHint,

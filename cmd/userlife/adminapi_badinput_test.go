@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/userlife/userlife/adapters/http/admin"
+	"github.com/userlife/userlife/events"
 )
 
 // Each bad input below gets its problem, and the user's history shows
@@ -44,6 +45,12 @@ func TestAdminAPIUnknownField(t *testing.T) {
 	a.do(req{Method: "POST", Path: "/v1/users/ann/disable", Token: adminToken, Body: `{"reason":42}`}).
 		wantProblem(t, http.StatusBadRequest, "invalid_field")
 	a.do(req{Method: "GET", Path: "/v1/users?sate=confirmed", Token: adminToken}).wantProblem(t, http.StatusBadRequest, admin.CodeInvalidQuery)
+	a.do(req{Method: "GET", Path: "/v1/users/ann?at=yesterday", Token: adminToken}).wantProblem(t, http.StatusBadRequest, admin.CodeInvalidQuery)
+	// serve folds the event log for ?at=: before its registration, ann did not exist.
+	p = a.do(req{Method: "GET", Path: "/v1/users/ann?at=2026-01-01T00:00:00Z", Token: adminToken}).wantProblem(t, http.StatusNotFound, events.CodeUnknownUser)
+	if !strings.Contains(p.Detail, "did not exist at") {
+		t.Errorf("detail %q", p.Detail)
+	}
 	if got := a.state("ann"); got != "confirmed" {
 		t.Errorf("ann is %s, want confirmed", got)
 	}
@@ -214,5 +221,38 @@ func TestAdminAPICSRFTokenMissing(t *testing.T) {
 		Header: map[string]string{admin.CSRFHeader: csrf}}).decode(t, http.StatusOK, &o)
 	if o.Status != "accepted" {
 		t.Errorf("with the CSRF header: %s", o.Status)
+	}
+}
+
+// Guessing tokens is throttled per address: after a burst of failures the
+// API answers 429 with Retry-After, and the problem is documented.
+func TestAdminAPIFailedAuthThrottled(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t)
+	_, router := openAPIDoc(t, a)
+	for i := 0; ; i++ {
+		r := a.do(req{Method: "POST", Path: "/v1/session", Body: `{"token":"guess-0123456789abcdef"}`})
+		if r.Status == http.StatusTooManyRequests {
+			r.wantProblem(t, http.StatusTooManyRequests, admin.CodeTooManyRequests)
+			if r.Header.Get("Retry-After") == "" {
+				t.Error("no Retry-After")
+			}
+			checkAgainstDoc(t, router, "POST", "/v1/session", r)
+			break
+		}
+		r.wantProblem(t, http.StatusUnauthorized, admin.CodeUnauthorized)
+		if i > 1000 {
+			t.Fatal("never throttled")
+		}
+	}
+	for i := 0; ; i++ {
+		r := a.do(req{Method: "GET", Path: "/v1/users", Token: "guess-0123456789abcdef"})
+		if r.Status == http.StatusTooManyRequests {
+			checkAgainstDoc(t, router, "GET", "/v1/users", r)
+			break
+		}
+		if i > 1000 {
+			t.Fatal("bearer guesses never throttled")
+		}
 	}
 }

@@ -83,6 +83,12 @@ func startReadSide(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s
 		rs.wg.Go(func() { _ = pr.Run(runCtx) })
 	}
 	rs.wg.Go(func() { view.RunHeartbeat(runCtx) })
+	keys, err := natsadapter.NewKeyVault(ctx, js)
+	if err != nil {
+		rs.close()
+		return nil, err
+	}
+	st.queries = natsadapter.OpeningQueries(st.queries, keys)
 	svc, err := natsadapter.ServeQueries(nc, st.queries, version)
 	if err != nil {
 		rs.close()

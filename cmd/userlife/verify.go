@@ -77,7 +77,11 @@ func verifyStore(ctx context.Context, js jetstream.JetStream, got projections.Qu
 				return rep, err
 			}
 		}
-		diffs, failures, err := compareStore(ctx, users.users, audit.audit, got)
+		keys, err := natsadapter.NewKeyVault(ctx, js)
+		if err != nil {
+			return rep, err
+		}
+		diffs, failures, err := compareStore(ctx, users.users, audit.audit, natsadapter.OpeningQueries(got, keys), keys)
 		if err != nil {
 			return rep, err
 		}
@@ -94,7 +98,7 @@ func verifyStore(ctx context.Context, js jetstream.JetStream, got projections.Qu
 	}
 }
 
-func compareStore(ctx context.Context, wantUsers *projections.UsersTable, wantAudit *projections.AuditLog, got projections.Queries) ([]string, []projections.Failure, error) {
+func compareStore(ctx context.Context, wantUsers *projections.UsersTable, wantAudit *projections.AuditLog, got projections.Queries, keys *natsadapter.KeyVault) ([]string, []projections.Failure, error) {
 	var diffs []string
 	gotUsers := map[string]projections.User{}
 	q := projections.ListQuery{Limit: 1000}
@@ -136,7 +140,10 @@ func compareStore(ctx context.Context, wantUsers *projections.UsersTable, wantAu
 		if err != nil {
 			return nil, nil, err
 		}
-		want := byUser[id]
+		want, err := keys.OpenHistory(ctx, byUser[id])
+		if err != nil {
+			return nil, nil, err
+		}
 		if len(h) != len(want) {
 			diffs = append(diffs, fmt.Sprintf("audit: user %s has %d rows, want %d", id, len(h), len(want)))
 			continue

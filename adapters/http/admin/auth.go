@@ -53,6 +53,11 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (p Princi
 		return p, sess, false, false
 	}
 	if auth := r.Header.Get("Authorization"); auth != "" {
+		addr := clientAddr(r)
+		if h.failures.blocked(addr) {
+			tooMany(w)
+			return p, sess, false, false
+		}
 		scheme, secret, _ := strings.Cut(auth, " ")
 		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 			fail(w, CodeUnauthorized, "the Authorization header must be `Bearer <token>`")
@@ -60,6 +65,8 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (p Princi
 		}
 		p, ok = h.tokens.lookup(strings.TrimSpace(secret))
 		if !ok {
+			h.failures.fail(addr)
+			h.cfg.Logger.Warn("admin API: unknown bearer token", "remote", addr)
 			fail(w, CodeUnauthorized, "the bearer token is not a configured admin token")
 			return p, sess, false, false
 		}

@@ -17,6 +17,9 @@ import (
 // MaxBodyBytes is the largest request body accepted (64 KiB).
 const MaxBodyBytes = 64 << 10
 
+// jsonSpace is the whitespace JSON allows around a value.
+const jsonSpace = " \t\r\n"
+
 // readBody decodes the request's JSON object into dst. An empty body is
 // fine and leaves dst as it is, unless required. It answers the problem
 // itself and returns false on bad input: too large (413), not JSON
@@ -37,7 +40,7 @@ func readBody(w http.ResponseWriter, r *http.Request, dst any, required bool) bo
 		fail(w, CodeInvalidJSON, "could not read the body: "+err.Error())
 		return false
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	if len(bytes.Trim(body, jsonSpace)) == 0 {
 		if required {
 			fail(w, CodeInvalidJSON, "this request needs a JSON object body")
 			return false
@@ -56,7 +59,7 @@ func readBody(w http.ResponseWriter, r *http.Request, dst any, required bool) bo
 		fail(w, CodeInvalidJSON, "the body is not valid UTF-8")
 		return false
 	}
-	if body = bytes.TrimSpace(body); body[0] != '{' {
+	if body = bytes.Trim(body, jsonSpace); body[0] != '{' {
 		fail(w, CodeInvalidJSON, "the body must be a JSON object")
 		return false
 	}

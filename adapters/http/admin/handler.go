@@ -65,6 +65,7 @@ type Handler struct {
 	cfg      Config
 	tokens   *tokenSet
 	sessions *sessions
+	failures *failures
 	mux      *http.ServeMux
 }
 
@@ -76,7 +77,8 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	h := &Handler{cfg: cfg, tokens: newTokenSet(cfg.Tokens), sessions: newSessions(cfg.SessionTTL, cfg.Now)}
+	h := &Handler{cfg: cfg, tokens: newTokenSet(cfg.Tokens), sessions: newSessions(cfg.SessionTTL, cfg.Now),
+		failures: newFailures(cfg.Now)}
 	h.mux = http.NewServeMux()
 	for _, rt := range routes {
 		h.mux.Handle(rt.Method+" "+rt.Path, h.guard(rt))

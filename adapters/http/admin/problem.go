@@ -19,6 +19,7 @@ const (
 	CodeNotFound             = "not_found"
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeTooManyRequests      = "too_many_requests"
 	CodeUnavailable          = "unavailable"
 )
 
@@ -48,6 +49,7 @@ var statusOf = map[string]int{
 	events.CodeUserDeleted:         http.StatusConflict,
 	events.CodePayloadTooLarge:     http.StatusRequestEntityTooLarge,
 	CodeUnsupportedMediaType:       http.StatusUnsupportedMediaType,
+	CodeTooManyRequests:            http.StatusTooManyRequests,
 	events.CodeInternal:            http.StatusInternalServerError,
 	CodeUnavailable:                http.StatusServiceUnavailable,
 }

@@ -20,6 +20,7 @@ func TestStatusTable(t *testing.T) {
 		409: {"user_exists", "email_taken", "forbidden_transition", "conflict", "user_deleted"},
 		413: {"payload_too_large"},
 		415: {"unsupported_media_type"},
+		429: {"too_many_requests"},
 		500: {"internal_error"},
 		503: {"unavailable"},
 	}

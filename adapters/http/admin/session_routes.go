@@ -23,6 +23,11 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, _ Principal) {
 		h.noTokens(w)
 		return
 	}
+	addr := clientAddr(r)
+	if h.failures.blocked(addr) {
+		tooMany(w)
+		return
+	}
 	var body struct {
 		Token string `json:"token"`
 	}
@@ -35,6 +40,8 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, _ Principal) {
 	}
 	p, ok := h.tokens.lookup(body.Token)
 	if !ok {
+		h.failures.fail(addr)
+		h.cfg.Logger.Warn("admin API: sign-in with an unknown token", "remote", addr)
 		fail(w, CodeUnauthorized, "that is not a configured admin token")
 		return
 	}

@@ -1,0 +1,109 @@
+package nats
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sync"
+
+	"github.com/userlife/userlife/events"
+	"github.com/userlife/userlife/projections"
+)
+
+// opener makes the sealed fields of what an audit reads readable, as the
+// read models show them: decrypted with the user's data key, or
+// events.Erased once the key was destroyed (the user was deleted).
+type opener struct {
+	vault *KeyVault
+	snap  map[string][]byte // every key, read at once; nil: ask per user
+	keys  map[string][]byte // per-user answers (nil value: no key)
+}
+
+// vault binds the key vault on first use.
+func (l *AuditLog) vault(ctx context.Context) (*KeyVault, error) {
+	l.vaultOnce.Lock()
+	defer l.vaultOnce.Unlock()
+	if l.keys == nil {
+		v, err := NewKeyVault(ctx, l.js)
+		if err != nil {
+			return nil, err
+		}
+		l.keys = v
+	}
+	return l.keys, nil
+}
+
+// newOpener returns an opener; snapshot reads every data key at once (for
+// scans over many users) instead of one request per user.
+func (l *AuditLog) newOpener(ctx context.Context, snapshot bool) (*opener, error) {
+	v, err := l.vault(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := &opener{vault: v, keys: map[string][]byte{}}
+	if snapshot {
+		if o.snap, err = v.Snapshot(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+func (o *opener) key(ctx context.Context, userID string) ([]byte, error) {
+	if o.snap != nil {
+		return o.snap[userID], nil
+	}
+	if k, ok := o.keys[userID]; ok {
+		return k, nil
+	}
+	k, err := o.vault.Key(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	o.keys[userID] = k
+	return k, nil
+}
+
+var sealedMark = []byte(`"email_sealed"`)
+
+// row opens an audit row's sealed fields: a UserRegistered row's data
+// shows {"email": …} as the history query does.
+func (o *opener) row(ctx context.Context, r *projections.AuditEvent) error {
+	if r.Type != events.TypeUserRegistered || !bytes.Contains(r.Data, sealedMark) {
+		return nil
+	}
+	var d events.UserRegistered
+	if err := json.Unmarshal(r.Data, &d); err != nil || d.EmailSealed == "" {
+		return nil
+	}
+	key, err := o.key(ctx, r.UserID)
+	if err != nil {
+		return err
+	}
+	email := events.Erased
+	if key != nil {
+		if email, err = events.OpenField(key, r.UserID, "email", d.EmailSealed); err != nil {
+			email = "[unreadable: " + err.Error() + "]"
+		}
+	}
+	r.Data, err = json.Marshal(struct {
+		Email string `json:"email"`
+	}{email})
+	return err
+}
+
+// event opens a decoded event's sealed fields; a field its user's key
+// cannot open is an error wrapping events.ErrUnsealable.
+func (o *opener) event(ctx context.Context, e events.Event) (events.Event, error) {
+	if !e.Sealed() {
+		return e, nil
+	}
+	key, err := o.key(ctx, e.UserID)
+	if err != nil {
+		return e, err
+	}
+	return e.Open(key)
+}
+
+// keyVaultOnce guards the lazily bound vault.
+type keyVaultOnce = sync.Mutex
