@@ -64,7 +64,8 @@ func (p ScanProgress) Rate() float64 {
 }
 
 // Record is one stored message of the event stream, undecoded: its body
-// is exactly the bytes stored. UserID and Type come from the subject.
+// is exactly the bytes stored. UserID and Type come from the subject. Data
+// is read-only: the audit rows made from it share its memory.
 type Record struct {
 	Seq     uint64
 	Subject string

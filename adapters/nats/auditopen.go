@@ -72,9 +72,13 @@ func (o *opener) row(ctx context.Context, r *projections.AuditEvent) error {
 	if r.Type != events.TypeUserRegistered || !bytes.Contains(r.Data, sealedMark) {
 		return nil
 	}
-	var d events.UserRegistered
-	if err := json.Unmarshal(r.Data, &d); err != nil || d.EmailSealed == "" {
-		return nil
+	sealed, ok := sealedEmail(r.Data)
+	if !ok {
+		var d events.UserRegistered
+		if err := json.Unmarshal(r.Data, &d); err != nil || d.EmailSealed == "" {
+			return nil
+		}
+		sealed = d.EmailSealed
 	}
 	key, err := o.key(ctx, r.UserID)
 	if err != nil {
@@ -82,14 +86,43 @@ func (o *opener) row(ctx context.Context, r *projections.AuditEvent) error {
 	}
 	email := events.Erased
 	if key != nil {
-		if email, err = events.OpenField(key, r.UserID, "email", d.EmailSealed); err != nil {
+		if email, err = events.OpenField(key, r.UserID, "email", sealed); err != nil {
 			email = "[unreadable: " + err.Error() + "]"
 		}
 	}
-	r.Data, err = json.Marshal(struct {
-		Email string `json:"email"`
-	}{email})
-	return err
+	r.Data = emailData(email)
+	return nil
+}
+
+// sealedEmail reads the data the service writes for a sealed registration,
+// {"email_sealed":"v1:…"} (base64url: no escapes), without reflection;
+// anything else is left to encoding/json.
+func sealedEmail(data []byte) (string, bool) {
+	const head, tail = `{"email_sealed":"`, `"}`
+	if !bytes.HasPrefix(data, []byte(head)) || !bytes.HasSuffix(data, []byte(tail)) || len(data) <= len(head)+len(tail) {
+		return "", false
+	}
+	v := data[len(head) : len(data)-len(tail)]
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == ':') {
+			return "", false
+		}
+	}
+	return string(v), true
+}
+
+// emailData is json.Marshal of {"email": email}, written directly when
+// the email needs no escaping.
+func emailData(email string) json.RawMessage {
+	for i := 0; i < len(email); i++ {
+		if c := email[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(struct {
+				Email string `json:"email"`
+			}{email})
+			return b
+		}
+	}
+	return json.RawMessage(`{"email":"` + email + `"}`)
 }
 
 // event opens a decoded event's sealed fields; a field its user's key
