@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -79,8 +80,8 @@ type AuditLog struct {
 	js  jetstream.JetStream
 	cfg AuditConfig
 
-	vaultOnce keyVaultOnce
-	keys      *KeyVault
+	vaultMu sync.Mutex // guards keys, bound on first use
+	keys    *KeyVault
 }
 
 var _ projections.AuditLogReader = (*AuditLog)(nil)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"sync"
 
 	"github.com/userlife/userlife/events"
 	"github.com/userlife/userlife/projections"
@@ -21,8 +20,8 @@ type opener struct {
 
 // vault binds the key vault on first use.
 func (l *AuditLog) vault(ctx context.Context) (*KeyVault, error) {
-	l.vaultOnce.Lock()
-	defer l.vaultOnce.Unlock()
+	l.vaultMu.Lock()
+	defer l.vaultMu.Unlock()
 	if l.keys == nil {
 		v, err := NewKeyVault(ctx, l.js)
 		if err != nil {
@@ -137,6 +136,3 @@ func (o *opener) event(ctx context.Context, e events.Event) (events.Event, error
 	}
 	return e.Open(key)
 }
-
-// keyVaultOnce guards the lazily bound vault.
-type keyVaultOnce = sync.Mutex
