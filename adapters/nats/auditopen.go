@@ -16,6 +16,28 @@ type opener struct {
 	vault *KeyVault
 	snap  map[string][]byte // every key, read at once; nil: ask per user
 	keys  map[string][]byte // per-user answers (nil value: no key)
+
+	// A key asked for ahead, while the events are read.
+	ahead   string
+	aheadCh chan keyAnswer
+}
+
+type keyAnswer struct {
+	key []byte
+	err error
+}
+
+// prefetch asks for userID's key now, beside the reading of its events,
+// instead of after them.
+func (o *opener) prefetch(ctx context.Context, userID string) {
+	if o.snap != nil {
+		return
+	}
+	o.ahead, o.aheadCh = userID, make(chan keyAnswer, 1)
+	go func() {
+		k, err := o.vault.Key(ctx, userID)
+		o.aheadCh <- keyAnswer{k, err}
+	}()
 }
 
 // vault binds the key vault on first use.
@@ -54,6 +76,14 @@ func (o *opener) key(ctx context.Context, userID string) ([]byte, error) {
 	}
 	if k, ok := o.keys[userID]; ok {
 		return k, nil
+	}
+	if userID == o.ahead && o.aheadCh != nil {
+		a := <-o.aheadCh
+		o.aheadCh = nil
+		if a.err == nil {
+			o.keys[userID] = a.key
+		}
+		return a.key, a.err
 	}
 	k, err := o.vault.Key(ctx, userID)
 	if err != nil {

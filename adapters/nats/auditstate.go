@@ -82,6 +82,9 @@ func (l *AuditLog) Audit(ctx context.Context, q projections.AuditQuery, fn func(
 		if open, err = l.newOpener(ctx, q.UserID == ""); err != nil {
 			return err
 		}
+		if q.UserID != "" {
+			open.prefetch(ctx, q.UserID)
+		}
 	}
 	var bad UndecodableError
 	err := l.Scan(ctx, q, func(r Record) error {
@@ -114,11 +117,12 @@ func (l *AuditLog) StateAt(ctx context.Context, userID string, at time.Time) (pr
 	if !events.ValidID(userID) {
 		return projections.UserAt{}, fmt.Errorf("user id %q: want [A-Za-z0-9_-]{1,64}", userID)
 	}
-	recs, err := l.userRecords(ctx, userID, nil)
+	open, err := l.newOpener(ctx, false)
 	if err != nil {
 		return projections.UserAt{}, err
 	}
-	open, err := l.newOpener(ctx, false)
+	open.prefetch(ctx, userID)
+	recs, err := l.userRecords(ctx, userID, nil)
 	if err != nil {
 		return projections.UserAt{}, err
 	}
