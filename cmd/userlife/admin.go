@@ -35,9 +35,9 @@ func connectJS(ctx context.Context, cmd *cli.Command) (jetstream.JetStream, func
 		nc.Close()
 		return nil, nil, cli.Exit(err.Error(), exitError)
 	}
-	// Both callers read the whole event stream. Ask once and stop on a
-	// refusal: the readers behind retry, which a denied permission would
-	// turn into an endless loop.
+	// The callers read the event stream. Ask once and stop on a refusal:
+	// the readers behind retry, which a denied permission would turn into
+	// an endless loop.
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := js.Stream(sctx, natsadapter.EventsStream); err != nil {
