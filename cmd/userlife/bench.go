@@ -1,0 +1,499 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/urfave/cli/v3"
+
+	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/adapters/nats/natsbench"
+	"github.com/userlife/userlife/cmd/userlife/internal/benchkit"
+	"github.com/userlife/userlife/projections/revocation"
+	"github.com/userlife/userlife/projections/revocation/revbench"
+)
+
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "measure every headline figure next to the raw NATS/PostgreSQL capability of this machine, in one run",
+		Description: "Starts its own embedded NATS server (on a free port, in a temporary directory, removed at the end)\n" +
+			"unless --nats is given, runs the service in-process and prints one table: figure, value, raw anchor,\n" +
+			"ratio, target, met. PostgreSQL figures need --postgres or USERLIFE_TEST_DATABASE_URL (a user that may\n" +
+			"CREATE DATABASE: the bench creates its own database and drops it).",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quick", Usage: "small counts and short time limits: finishes in under a minute"},
+			&cli.IntFlag{Name: "users", Usage: "users in the Checker's view (default 1,000,000); the footprint seeds at most 100,000 (quick: 10,000) and commands spread over at most 10,000 of them"},
+			&cli.IntFlag{Name: "events", Usage: "events in the stream the replays and the audit scan read (default 1,000,000; quick 50,000)"},
+			&cli.StringFlag{Name: "nats", Usage: "use this external NATS server (≥ 2.12, JetStream, no userlife streams yet) instead of an embedded one; the bench deletes the streams it created", Sources: env("nats")},
+			&cli.StringFlag{Name: "postgres", Usage: "PostgreSQL server for the replay figures (default USERLIFE_TEST_DATABASE_URL; none: skipped)", Sources: cli.EnvVars("USERLIFE_TEST_DATABASE_URL")},
+			&cli.StringFlag{Name: "json", Usage: "write the report as JSON to this file"},
+			&cli.StringFlag{Name: "plot", Usage: "write charts (PNG) into this directory"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			cfg := benchConfig{
+				Quick: cmd.Bool("quick"), Users: int(cmd.Int("users")), Events: int(cmd.Int("events")),
+				NATSURL: cmd.String("nats"), PostgresURL: cmd.String("postgres"),
+				JSONPath: cmd.String("json"), PlotDir: cmd.String("plot"), Progress: os.Stderr,
+			}
+			if err := cfg.validate(); err != nil {
+				return cli.Exit(err.Error(), exitError)
+			}
+			r, err := runBench(ctx, cfg)
+			if err != nil {
+				return cli.Exit("bench: "+err.Error(), exitError)
+			}
+			return writeBench(r, cfg, os.Stdout)
+		},
+	}
+}
+
+// benchConfig is what `userlife bench` runs with.
+type benchConfig struct {
+	Quick         bool
+	Users, Events int // 0: the defaults
+	NATSURL       string
+	PostgresURL   string
+	JSONPath      string
+	PlotDir       string
+	Progress      io.Writer // progress lines; nil: none
+	// Audit scans the stream for the audit figure (nil: scanAuditOrdered).
+	Audit auditScanner
+}
+
+func (c *benchConfig) validate() error {
+	var errs []error
+	if c.Users == 0 {
+		c.Users = 1_000_000
+	}
+	if c.Events == 0 {
+		c.Events = map[bool]int{false: 1_000_000, true: 50_000}[c.Quick]
+	}
+	if c.Users < 100 {
+		errs = append(errs, fmt.Errorf("--users %d: want at least 100", c.Users))
+	}
+	if c.Events < natsbench.LifecycleSteps*10 {
+		errs = append(errs, fmt.Errorf("--events %d: want at least %d", c.Events, natsbench.LifecycleSteps*10))
+	}
+	if c.PlotDir != "" {
+		if info, err := os.Stat(c.PlotDir); err == nil && !info.IsDir() {
+			errs = append(errs, fmt.Errorf("--plot %s: not a directory", c.PlotDir))
+		}
+	}
+	if c.Audit == nil {
+		c.Audit = scanAuditOrdered
+	}
+	return errors.Join(errs...)
+}
+
+// benchSizes bound every load loop in count and time.
+type benchSizes struct {
+	cmdUsers   int
+	cmdLoad    natsbench.Load // InFlight set per level
+	propCount  int
+	propTime   time.Duration
+	rttCount   int
+	checkCount int
+	checkTime  time.Duration
+	fpUsers    int
+	settle     time.Duration
+}
+
+func (c benchConfig) sizes() benchSizes {
+	if c.Quick {
+		return benchSizes{cmdUsers: min(c.Users, 10_000), cmdLoad: natsbench.Load{Count: 3_000, MaxTime: 1500 * time.Millisecond},
+			propCount: 150, propTime: 3 * time.Second, rttCount: 300, checkCount: 2_000_000, checkTime: time.Second,
+			fpUsers: min(c.Users, 10_000), settle: time.Second}
+	}
+	return benchSizes{cmdUsers: min(c.Users, 10_000), cmdLoad: natsbench.Load{Count: 60_000, MaxTime: 10 * time.Second},
+		propCount: 1_000, propTime: 30 * time.Second, rttCount: 2_000, checkCount: 20_000_000, checkTime: 5 * time.Second,
+		fpUsers: min(c.Users, 100_000), settle: 12 * time.Second}
+}
+
+// concurrencies are the in-flight levels of the throughput curves.
+var concurrencies = []int{1, 4, 16, 64}
+
+// Curve names.
+const (
+	curveRaw      = "raw JetStream sync publish, expected-subject-sequence"
+	curveCommands = "userlife commands, publish → outcome"
+)
+
+// runBench runs every measurement and returns the report.
+func runBench(ctx context.Context, cfg benchConfig) (*benchkit.Report, error) {
+	sz := cfg.sizes()
+	began := time.Now()
+	progress := func(format string, args ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "[%6.1fs] "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
+		}
+	}
+	r := &benchkit.Report{Started: began.UTC(), Machine: benchkit.ThisMachine(), Settings: map[string]any{
+		"quick": cfg.Quick, "users": cfg.Users, "events": cfg.Events, "command_users": sz.cmdUsers,
+		"footprint_users": sz.fpUsers, "external_nats": cfg.NATSURL != "", "postgres": cfg.PostgresURL != "",
+	}}
+	dir, err := os.MkdirTemp("", "userlife-bench-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	url := cfg.NATSURL
+	quiet := slog.New(slog.DiscardHandler)
+	if url == "" {
+		srv, err := natsadapter.StartServer(natsadapter.ServerConfig{Listen: "127.0.0.1:0", DataDir: dir + "/nats", Logger: quiet})
+		if err != nil {
+			return nil, err
+		}
+		defer srv.Shutdown()
+		url = srv.ClientURL()
+		progress("embedded NATS on %s, data in %s", url, dir)
+	}
+	nc, err := natsadapter.Connect(url, "userlife-bench", quiet)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NATSURL != "" {
+		cleanup, err := claimExternal(ctx, js)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+	}
+	if err := benchService(ctx, cfg, sz, r, js, url, progress); err != nil {
+		return nil, err
+	}
+	if err := benchReplay(ctx, cfg, r, js, progress); err != nil {
+		return nil, err
+	}
+	if err := benchFootprint(ctx, sz, r, dir+"/footprint", progress); err != nil {
+		return nil, err
+	}
+	if err := benchChecker(cfg, sz, r, progress); err != nil {
+		return nil, err
+	}
+	r.Seconds = time.Since(began).Seconds()
+	progress("done")
+	return r, nil
+}
+
+// claimExternal refuses an external server that already has userlife
+// streams (the bench would write into a live deployment) and returns a
+// function that deletes every stream created after it was called.
+func claimExternal(ctx context.Context, js jetstream.JetStream) (func(), error) {
+	before, err := streamNames(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range before {
+		if strings.HasPrefix(n, "USERLIFE") || strings.HasPrefix(n, "KV_userlife") {
+			return nil, fmt.Errorf("--nats: the server already has stream %s; the bench writes to the userlife streams, so point it at a server without them", n)
+		}
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		after, _ := streamNames(ctx, js)
+		for _, n := range after {
+			if !slices.Contains(before, n) {
+				_ = js.DeleteStream(ctx, n)
+			}
+		}
+	}, nil
+}
+
+func streamNames(ctx context.Context, js jetstream.JetStream) ([]string, error) {
+	var names []string
+	l := js.StreamNames(ctx)
+	for n := range l.Name() {
+		names = append(names, n)
+	}
+	return names, l.Err()
+}
+
+// benchService runs the service in-process on url and measures commands
+// and revocation propagation.
+func benchService(ctx context.Context, cfg benchConfig, sz benchSizes, r *benchkit.Report, js jetstream.JetStream, url string, progress func(string, ...any)) error {
+	app, err := Start(ctx, ServeConfig{NATSURL: url, Concurrency: 64, CacheUsers: 100_000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	store, err := natsadapter.NewEventStore(ctx, js)
+	if err != nil {
+		return err
+	}
+	client, err := natsadapter.NewClient(ctx, js)
+	if err != nil {
+		return err
+	}
+	cmdIDs, propIDs := userIDs("bench-", sz.cmdUsers), userIDs("prop-", 2*sz.propCount)
+	progress("seeding %d confirmed users", len(cmdIDs)+len(propIDs))
+	if err := seedConfirmed(ctx, store, slices.Concat(cmdIDs, propIDs), 16); err != nil {
+		return err
+	}
+	if err := benchCommands(ctx, sz, r, js, client, cmdIDs, progress); err != nil {
+		return err
+	}
+	return benchPropagation(ctx, sz, r, js, url, client, cmdIDs, propIDs, progress)
+}
+
+func benchCommands(ctx context.Context, sz benchSizes, r *benchkit.Report, js jetstream.JetStream, client *natsadapter.Client, ids []string, progress func(string, ...any)) error {
+	for _, inflight := range concurrencies {
+		load := sz.cmdLoad
+		load.InFlight = inflight
+		raw, err := rawPublishFresh(ctx, js, load)
+		if err != nil {
+			return err
+		}
+		svc, err := measureCommands(ctx, client, ids, load)
+		if err != nil {
+			return err
+		}
+		progress("commands, %d in flight: %s/s, p99 %s ms (raw publish %s/s, p99 %s ms)", inflight,
+			benchkit.Num(svc.Rate()), benchkit.Num(benchkit.Ms(svc.Quantile(0.99))), benchkit.Num(raw.Rate()), benchkit.Num(benchkit.Ms(raw.Quantile(0.99))))
+		r.AddPoint(curveRaw, inflight, raw.Rate())
+		r.AddPoint(curveCommands, inflight, svc.Rate())
+		if inflight != 1 && inflight != 64 {
+			continue
+		}
+		at := fmt.Sprintf("%d in flight", inflight)
+		anchor := "raw publishes/s, " + at
+		f := benchkit.NewFigure(fmt.Sprintf("commands_per_sec_%d", inflight), "commands/s, "+at, benchkit.Rate, svc.Rate(), "/s", raw.Rate(), anchor)
+		if inflight == 64 {
+			f = f.WithTarget("≥ 5,000/s and ≥ 25 % of raw", svc.Rate() >= 5000 && f.Ratio >= 0.25)
+		}
+		r.Add(f)
+		for _, q := range []struct {
+			name string
+			q    float64
+		}{{"p50", 0.5}, {"p99", 0.99}} {
+			r.Add(benchkit.NewFigure(fmt.Sprintf("command_%s_ms_%d", q.name, inflight), fmt.Sprintf("command outcome latency %s, %s", q.name, at),
+				benchkit.Cost, benchkit.Ms(svc.Quantile(q.q)), "ms", benchkit.Ms(raw.Quantile(q.q)), "raw publish "+q.name))
+		}
+		r.AddLatency("commands", "commands, "+at, svc.Latencies)
+		r.AddLatency("commands", "raw publish, "+at, raw.Latencies)
+	}
+	return nil
+}
+
+// rawPublishFresh measures raw publishes on a stream of their own,
+// configured like the event stream, created for the measurement and
+// deleted after it.
+func rawPublishFresh(ctx context.Context, js jetstream.JetStream, load natsbench.Load) (natsbench.Result, error) {
+	prefix, drop, err := natsbench.RawStream(ctx, js, natsadapter.EventsStream, "USERLIFE_BENCH_RAW")
+	if err != nil {
+		return natsbench.Result{}, err
+	}
+	defer func() { _ = drop(context.WithoutCancel(ctx)) }()
+	raw, err := natsbench.RawPublish(ctx, js, prefix, load, 10_000)
+	if err != nil {
+		return raw, fmt.Errorf("raw publish: %w", err)
+	}
+	return raw, nil
+}
+
+func benchPropagation(ctx context.Context, sz benchSizes, r *benchkit.Report, js jetstream.JetStream, url string, client *natsadapter.Client, bgIDs, ids []string, progress func(string, ...any)) error {
+	gw, err := natsadapter.Connect(url, "userlife-bench-gateway", slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	gjs, err := jetstream.New(gw)
+	if err != nil {
+		return err
+	}
+	checker := revocation.NewChecker(revocation.Config{})
+	w, err := natsadapter.WatchRevocations(ctx, gjs, checker, nil)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	nc := js.Conn()
+	rttLoad := natsbench.Load{Count: sz.rttCount, MaxTime: sz.propTime}
+
+	measure := func(name string, ids []string) (natsbench.Result, natsbench.Result, error) {
+		rtt, err := natsbench.RoundTrips(ctx, nc, rttLoad)
+		if err != nil {
+			return rtt, rtt, err
+		}
+		lat, err := measurePropagation(ctx, client, checker, ids, sz.propTime)
+		if err != nil {
+			return rtt, lat, err
+		}
+		progress("revocation propagation, %s: p50 %s ms, p99 %s ms over %d (core NATS round trip p99 %s ms)", name,
+			benchkit.Num(benchkit.Ms(lat.Quantile(0.5))), benchkit.Num(benchkit.Ms(lat.Quantile(0.99))), lat.Ops, benchkit.Num(benchkit.Ms(rtt.Quantile(0.99))))
+		return rtt, lat, nil
+	}
+	rttIdle, idle, err := measure("idle", ids[:sz.propCount])
+	if err != nil {
+		return err
+	}
+	bg := startBackground(ctx, client, bgIDs, 1000, 10*time.Minute)
+	if err := sleep(ctx, 200*time.Millisecond); err != nil { // let the load reach its steady state
+		_, _ = bg.Stop()
+		return err
+	}
+	rttBusy, busy, err := measure("under 1,000 commands/s", ids[sz.propCount:])
+	rate, bgErr := bg.Stop()
+	if err := errors.Join(err, bgErr); err != nil {
+		return err
+	}
+	add := func(id, name string, lat, rtt natsbench.Result, note string) {
+		for _, q := range []struct {
+			name string
+			q    float64
+		}{{"p50", 0.5}, {"p99", 0.99}} {
+			f := benchkit.NewFigure(fmt.Sprintf("revocation_%s_ms_%s", q.name, id), fmt.Sprintf("revocation propagation %s, %s", q.name, name),
+				benchkit.Cost, benchkit.Ms(lat.Quantile(q.q)), "ms", benchkit.Ms(rtt.Quantile(q.q)), "core NATS round trip "+q.name).WithNote(note)
+			if q.name == "p99" {
+				f = f.WithTarget("≤ 5 ms", f.Value <= 5)
+			}
+			r.Add(f)
+		}
+		r.AddLatency("revocation", "propagation, "+name, lat.Latencies)
+		r.AddLatency("revocation", "core NATS round trip, "+name, rtt.Latencies)
+	}
+	add("idle", "idle", idle, rttIdle, "")
+	add("load", "under load", busy, rttBusy, fmt.Sprintf("background RevokeSessions at %.0f/s achieved", rate))
+	return nil
+}
+
+// benchReplay fills the stream up to cfg.Events more events and replays it.
+func benchReplay(ctx context.Context, cfg benchConfig, r *benchkit.Report, js jetstream.JetStream, progress func(string, ...any)) error {
+	users := cfg.Events / natsbench.LifecycleSteps
+	progress("appending %d events (%d users × %d lifecycle steps) for the replays", users*natsbench.LifecycleSteps, users, natsbench.LifecycleSteps)
+	if err := natsbench.PublishLifecycles(ctx, js, users, func(done int) { progress("  %d events appended", done) }); err != nil {
+		return err
+	}
+	n, err := streamLength(ctx, js)
+	if err != nil {
+		return err
+	}
+	rawRead := func() (natsbench.Result, error) {
+		return natsbench.OrderedRead(ctx, js, natsadapter.EventsStream, n, replayTimeout)
+	}
+	raw, err := rawRead()
+	if err != nil {
+		return err
+	}
+	mem, err := measureReplayMemory(ctx, js, n)
+	if err != nil {
+		return err
+	}
+	progress("replay into memory: %s events/s (raw ordered read %s msgs/s) over %d events", benchkit.Num(mem.Rate()), benchkit.Num(raw.Rate()), n)
+	f := benchkit.NewFigure("replay_memory_per_sec", "replay into memory, both projections", benchkit.Rate, mem.Rate(), "/s", raw.Rate(), "raw ordered-consumer read")
+	r.Add(f.WithTarget("≥ 60 % of raw", f.Ratio >= 0.6))
+
+	raw, err = rawRead()
+	if err != nil {
+		return err
+	}
+	audit, err := measureAuditScan(ctx, js, cfg.Audit, n)
+	if err != nil {
+		return err
+	}
+	progress("audit scan: %s events/s (raw ordered read %s msgs/s)", benchkit.Num(audit.Rate()), benchkit.Num(raw.Rate()))
+	f = benchkit.NewFigure("audit_scan_per_sec", "audit scan of the whole stream", benchkit.Rate, audit.Rate(), "/s", raw.Rate(), "raw ordered-consumer read")
+	r.Add(f.WithTarget("≥ 60 % of raw", f.Ratio >= 0.6))
+
+	if cfg.PostgresURL == "" {
+		progress("PostgreSQL replay skipped: no --postgres or USERLIFE_TEST_DATABASE_URL")
+		return nil
+	}
+	dsn, drop, err := benchDatabase(ctx, cfg.PostgresURL)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	pg, err := measureReplayPostgres(ctx, js, dsn, n)
+	if err != nil {
+		return err
+	}
+	cp, err := rawCopy(ctx, dsn, n)
+	if err != nil {
+		return err
+	}
+	progress("replay into PostgreSQL: %s events/s (raw CopyFrom %s rows/s)", benchkit.Num(pg.Rate()), benchkit.Num(cp.Rate()))
+	f = benchkit.NewFigure("replay_postgres_per_sec", "replay into PostgreSQL (userlife replay, both projections)", benchkit.Rate, pg.Rate(), "/s", cp.Rate(), "raw CopyFrom of audit rows")
+	r.Add(f.WithTarget("≥ 40 % of raw", f.Ratio >= 0.4))
+	return nil
+}
+
+func benchFootprint(ctx context.Context, sz benchSizes, r *benchkit.Report, dir string, progress func(string, ...any)) error {
+	progress("footprint: appending %d users (registered + confirmed) to a fresh embedded server", sz.fpUsers)
+	fp, err := measureFootprint(ctx, dir, sz.fpUsers, sz.settle, progress)
+	if err != nil {
+		return fmt.Errorf("footprint: %w", err)
+	}
+	per := func(b int64) float64 { return float64(b) / float64(fp.Users) * 100_000 / (1 << 20) }
+	progress("footprint: heap %s MiB, disk %s MiB per 100,000 users", benchkit.Num(per(fp.HeapBytes)), benchkit.Num(per(fp.DiskBytes)))
+	note := fmt.Sprintf("measured with %d users, scaled", fp.Users)
+	r.Add(benchkit.NewFigure("server_memory_mib_per_100k_users", "server live heap per 100,000 users", benchkit.Cost, per(fp.HeapBytes), "MiB",
+		per(fp.RawHeapBytes), "same messages on one subject").WithNote(note))
+	r.Add(benchkit.NewFigure("server_disk_mib_per_100k_users", "server disk per 100,000 users", benchkit.Cost, per(fp.DiskBytes), "MiB",
+		per(fp.RawDiskBytes), "same messages on one subject").WithNote(note))
+	return nil
+}
+
+func benchChecker(cfg benchConfig, sz benchSizes, r *benchkit.Report, progress func(string, ...any)) error {
+	progress("checker: building a view of %d users", cfg.Users)
+	d := revbench.NewDataset(cfg.Users)
+	m := d.Map()
+	c := d.Checker()
+	plain := revbench.MeasureMap(d, m, sz.checkCount, sz.checkTime)
+	check, err := revbench.MeasureCheck(d, c, sz.checkCount, sz.checkTime)
+	if err != nil {
+		return err
+	}
+	progress("checker: %s ns/op, %s allocs/op (plain map %s ns/op)", benchkit.Num(check.NsPerOp()), benchkit.Num(float64(check.AllocsPerOp())), benchkit.Num(plain.NsPerOp()))
+	users := benchkit.Num(float64(cfg.Users))
+	f := benchkit.NewFigure("checker_ns_per_op", "Checker.Check, "+users+" users", benchkit.Cost, check.NsPerOp(), "ns", plain.NsPerOp(), "plain map lookup, same keys and order")
+	r.Add(f.WithTarget("≤ 1.5× map, 0 allocs", f.Ratio <= 1.5 && check.AllocsPerOp() == 0))
+	a := benchkit.NewFigure("checker_allocs_per_op", "Checker.Check allocations", benchkit.Cost, float64(check.AllocsPerOp()), "allocs/op", float64(plain.AllocsPerOp()), "plain map lookup")
+	r.Add(a.WithTarget("0", check.AllocsPerOp() == 0))
+	return nil
+}
+
+// writeBench prints the table and writes the JSON and the charts.
+func writeBench(r *benchkit.Report, cfg benchConfig, w io.Writer) error {
+	if err := r.WriteTable(w); err != nil {
+		return err
+	}
+	if cfg.JSONPath != "" {
+		if err := r.WriteJSON(cfg.JSONPath); err != nil {
+			return cli.Exit(fmt.Sprintf("--json: %v", err), exitError)
+		}
+		fmt.Fprintln(os.Stderr, "wrote", cfg.JSONPath)
+	}
+	if cfg.PlotDir != "" {
+		files, err := r.WritePlots(cfg.PlotDir)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--plot: %v", err), exitError)
+		}
+		for _, f := range files {
+			fmt.Fprintln(os.Stderr, "wrote", f)
+		}
+	}
+	if missed := r.Missed(); len(missed) > 0 {
+		names := make([]string, len(missed))
+		for i, f := range missed {
+			names[i] = f.Name
+		}
+		fmt.Fprintf(w, "\n%d of the targets missed: %s\n", len(missed), strings.Join(names, "; "))
+	}
+	return nil
+}
