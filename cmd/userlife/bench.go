@@ -33,7 +33,7 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quick", Usage: "small counts and short time limits: finishes in under a minute"},
 			&cli.IntFlag{Name: "users", Usage: "users in the Checker's view (default 1,000,000); the footprint seeds at most 100,000 (quick: 10,000) and commands spread over at most 10,000 of them"},
 			&cli.IntFlag{Name: "events", Usage: "events in the stream the replays and the audit scan read (default 1,000,000; quick 50,000)"},
-			&cli.StringFlag{Name: "nats", Usage: "use this external NATS server (≥ 2.12, JetStream, no userlife streams yet) instead of an embedded one; the bench deletes the streams it created", Sources: env("nats")},
+			&cli.StringFlag{Name: "nats", Usage: "use this external NATS server (≥ 2.12, JetStream, no userlife streams yet) instead of an embedded one; the bench deletes the streams it created"},
 			&cli.StringFlag{Name: "postgres", Usage: "PostgreSQL server for the replay figures (default USERLIFE_TEST_DATABASE_URL; none: skipped)", Sources: cli.EnvVars("USERLIFE_TEST_DATABASE_URL")},
 			&cli.StringFlag{Name: "json", Usage: "write the report as JSON to this file"},
 			&cli.StringFlag{Name: "plot", Usage: "write charts (PNG) into this directory"},
