@@ -383,31 +383,41 @@ func benchReplay(ctx context.Context, cfg benchConfig, r *benchkit.Report, js je
 	if err != nil {
 		return err
 	}
-	rawRead := func() (natsbench.Result, error) {
-		return natsbench.OrderedRead(ctx, js, natsadapter.EventsStream, n, replayTimeout)
+	// Each figure's anchor is the faster of the raw reads just before and
+	// just after it: on a shared machine one read alone can land in a lull
+	// or a burst of other work.
+	raws := make([]natsbench.Result, 0, 3)
+	rawRead := func() error {
+		raw, err := natsbench.OrderedRead(ctx, js, natsadapter.EventsStream, n, replayTimeout)
+		raws = append(raws, raw)
+		return err
 	}
-	raw, err := rawRead()
-	if err != nil {
+	faster := func(a, b natsbench.Result) float64 { return max(a.Rate(), b.Rate()) }
+	if err := rawRead(); err != nil {
 		return err
 	}
 	mem, err := measureReplayMemory(ctx, js, n)
 	if err != nil {
 		return err
 	}
-	progress("replay into memory: %s events/s (raw ordered read %s msgs/s) over %d events", benchkit.Num(mem.Rate()), benchkit.Num(raw.Rate()), n)
-	f := benchkit.NewFigure("replay_memory_per_sec", "replay into memory, both projections", benchkit.Rate, mem.Rate(), "/s", raw.Rate(), "raw ordered-consumer read")
-	r.Add(f.WithTarget("≥ 60 % of raw", f.Ratio >= 0.6))
-
-	raw, err = rawRead()
-	if err != nil {
+	if err := rawRead(); err != nil {
 		return err
 	}
+	raw := faster(raws[0], raws[1])
+	progress("replay into memory: %s events/s (raw ordered read %s msgs/s) over %d events", benchkit.Num(mem.Rate()), benchkit.Num(raw), n)
+	f := benchkit.NewFigure("replay_memory_per_sec", "replay into memory, both projections", benchkit.Rate, mem.Rate(), "/s", raw, "raw ordered-consumer read")
+	r.Add(f.WithTarget("≥ 60 % of raw", f.Ratio >= 0.6))
+
 	audit, err := measureAuditScan(ctx, js, cfg.Audit, n)
 	if err != nil {
 		return err
 	}
-	progress("audit scan: %s events/s (raw ordered read %s msgs/s)", benchkit.Num(audit.Rate()), benchkit.Num(raw.Rate()))
-	f = benchkit.NewFigure("audit_scan_per_sec", "audit scan of the whole stream", benchkit.Rate, audit.Rate(), "/s", raw.Rate(), "raw ordered-consumer read")
+	if err := rawRead(); err != nil {
+		return err
+	}
+	raw = faster(raws[1], raws[2])
+	progress("audit scan: %s events/s (raw ordered read %s msgs/s)", benchkit.Num(audit.Rate()), benchkit.Num(raw))
+	f = benchkit.NewFigure("audit_scan_per_sec", "audit scan of the whole stream", benchkit.Rate, audit.Rate(), "/s", raw, "raw ordered-consumer read")
 	r.Add(f.WithTarget("≥ 60 % of raw", f.Ratio >= 0.6))
 
 	if cfg.PostgresURL == "" {
@@ -443,7 +453,7 @@ func benchFootprint(ctx context.Context, sz benchSizes, r *benchkit.Report, dir 
 	progress("footprint: heap %s MiB, disk %s MiB per 100,000 users", benchkit.Num(per(fp.HeapBytes)), benchkit.Num(per(fp.DiskBytes)))
 	note := fmt.Sprintf("measured with %d users, scaled", fp.Users)
 	r.Add(benchkit.NewFigure("server_memory_mib_per_100k_users", "server live heap per 100,000 users", benchkit.Cost, per(fp.HeapBytes), "MiB",
-		per(fp.RawHeapBytes), "same messages on one subject").WithNote(note))
+		per(fp.MessageBytes), "bytes of their messages (subject + payload)").WithNote(note))
 	r.Add(benchkit.NewFigure("server_disk_mib_per_100k_users", "server disk per 100,000 users", benchkit.Cost, per(fp.DiskBytes), "MiB",
 		per(fp.RawDiskBytes), "same messages on one subject").WithNote(note))
 	return nil
@@ -454,10 +464,21 @@ func benchChecker(cfg benchConfig, sz benchSizes, r *benchkit.Report, progress f
 	d := revbench.NewDataset(cfg.Users)
 	m := d.Map()
 	c := d.Checker()
-	plain := revbench.MeasureMap(d, m, sz.checkCount, sz.checkTime)
-	check, err := revbench.MeasureCheck(d, c, sz.checkCount, sz.checkTime)
-	if err != nil {
-		return err
+	// Two rounds, map then Checker, keeping each one's faster round: the
+	// machine's other work comes and goes within seconds.
+	var plain, check revbench.Result
+	for round := range 2 {
+		p := revbench.MeasureMap(d, m, sz.checkCount/2, sz.checkTime/2)
+		k, err := revbench.MeasureCheck(d, c, sz.checkCount/2, sz.checkTime/2)
+		if err != nil {
+			return err
+		}
+		if round == 0 || p.NsPerOp() < plain.NsPerOp() {
+			plain = p
+		}
+		if round == 0 || k.NsPerOp() < check.NsPerOp() {
+			check = k
+		}
 	}
 	progress("checker: %s ns/op, %s allocs/op (plain map %s ns/op)", benchkit.Num(check.NsPerOp()), benchkit.Num(float64(check.AllocsPerOp())), benchkit.Num(plain.NsPerOp()))
 	users := benchkit.Num(float64(cfg.Users))

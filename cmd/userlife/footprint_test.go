@@ -55,7 +55,7 @@ func benchFootprintHeap(b *testing.B) {
 		}
 		b.ReportMetric(float64(fp.HeapBytes)/footprintUsers, "heap-B/user")
 		b.ReportMetric(float64(fp.HeapBytes)/(2*footprintUsers), "heap-B/subject")
-		b.ReportMetric(float64(fp.RawHeapBytes)/footprintUsers, "one-subject-heap-B/user")
+		b.ReportMetric(float64(fp.MessageBytes)/footprintUsers, "message-B/user")
 		b.ReportMetric(float64(fp.DiskBytes)/(2*footprintUsers), "disk-B/event")
 	}
 }
