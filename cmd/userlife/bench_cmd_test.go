@@ -6,9 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/userlife/userlife/adapters/nats/natstest"
 	"github.com/userlife/userlife/adapters/postgres/pgtest"
 	"github.com/userlife/userlife/cmd/userlife/internal/benchkit"
 )
@@ -98,5 +100,31 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("bench %v: err %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestBenchRefusesServerWithUserlifeStreams: pointed at a server that
+// already holds the userlife streams (a live deployment), bench refuses
+// before writing anything and leaves the streams as they were.
+func TestBenchRefusesServerWithUserlifeStreams(t *testing.T) {
+	t.Parallel()
+	url, js := natstest.Provisioned(t)
+	ctx := context.Background()
+	before, err := streamNames(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rootCommand().Run(ctx, []string{"userlife", "bench", "--quick", "--nats", url})
+	if err == nil || !strings.Contains(err.Error(), "already has stream") {
+		t.Fatalf("bench on a provisioned server: err %v, want a refusal naming the stream", err)
+	}
+	after, err := streamNames(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(before)
+	slices.Sort(after)
+	if !slices.Equal(before, after) {
+		t.Errorf("streams changed: before %v, after %v", before, after)
 	}
 }
