@@ -60,7 +60,7 @@ func TestUserFold(t *testing.T) {
 	var f projections.UserFold
 	f.Apply(ev(1, events.UserRegistered{Email: "ann@example.com"}))
 	f.Apply(ev(2, events.UserConfirmed{}))
-	f.Apply(events.Event{Type: "UserDataPurged", UserID: "ann", Seq: 3})
+	f.Apply(events.Event{Type: "UserTeleported", UserID: "ann", Seq: 3})
 	f.Apply(ev(4, events.UserDeleted{RevokedBefore: t0.Add(4 * time.Second)}))
 	if f.Row == nil || f.Row.State != projections.StateDeleted || f.Row.Version != 4 || !f.Row.RevokedBefore.Equal(t0.Add(4*time.Second)) ||
 		f.Row.Email != "ann@example.com" || !f.Row.DeletedAt.Equal(t0.Add(4*time.Second)) || len(f.Failures) != 0 {

@@ -41,6 +41,8 @@ userlife_commands_total{code="",command="DisableUser",status="accepted"} 2
 userlife_commands_total{code="",command="DisableUser",status="unchanged"} 0
 userlife_commands_total{code="",command="EnableUser",status="accepted"} 0
 userlife_commands_total{code="",command="EnableUser",status="unchanged"} 0
+userlife_commands_total{code="",command="RecordDataPurged",status="accepted"} 0
+userlife_commands_total{code="",command="RecordDataPurged",status="unchanged"} 0
 userlife_commands_total{code="",command="RegisterUser",status="accepted"} 0
 userlife_commands_total{code="",command="RegisterUser",status="unchanged"} 0
 userlife_commands_total{code="",command="RevokeSession",status="accepted"} 0

@@ -33,14 +33,24 @@ func auditBenchEvents(b *testing.B) int {
 	return 200_000
 }
 
+// benchKey is the data key of every benchmark user.
+var benchKey = make([]byte, events.DataKeySize)
+
 // lives makes n events: users registered, confirmed, revoked, disabled and
 // enabled in five rounds over every user (so a user's five events are far
-// apart in the stream), occurred_at now, as the service would write them.
+// apart in the stream), occurred_at now, the email sealed, as the service
+// writes them.
 func lives(n int) []events.Event {
 	users := n / 5
 	at := time.Now().UTC()
 	steps := []func(int) events.Payload{
-		func(u int) events.Payload { return events.UserRegistered{Email: fmt.Sprintf("user%d@example.com", u)} },
+		func(u int) events.Payload {
+			sealed, err := events.SealField(benchKey, fmt.Sprintf("user-%d", u), "email", fmt.Sprintf("user%d@example.com", u))
+			if err != nil {
+				panic(err)
+			}
+			return events.UserRegistered{EmailSealed: sealed}
+		},
 		func(int) events.Payload { return events.UserConfirmed{} },
 		func(int) events.Payload { return events.SessionsRevoked{RevokedBefore: at} },
 		func(int) events.Payload { return events.UserDisabled{RevokedBefore: at} },
@@ -87,7 +97,8 @@ func rawOrderedRead(b *testing.B, js jetstream.JetStream, n int) float64 {
 // BenchmarkAudit runs on one stream of USERLIFE_BENCH_EVENTS events:
 // full-scan reads every event through AuditLog.Scan (records: metadata,
 // subject, the client-side checks) and AuditLog.Audit (audit rows: the
-// envelope read), three times each, taking turns with a raw
+// envelope read, the sealed emails opened with a snapshot of the data
+// keys), three times each, taking turns with a raw
 // ordered-consumer read, and reports the medians; user-history is one
 // random user's history (5 events) through AuditLog.Audit, next to a
 // single direct get.
@@ -96,7 +107,16 @@ func BenchmarkAudit(b *testing.B) {
 	_, js := natstest.Provisioned(b)
 	seeded := time.Now()
 	publishEvents(b, js, lives(n))
-	b.Logf("seeded %d events in %s", n, time.Since(seeded).Round(time.Millisecond))
+	for u := range n / 5 { // every user's data key, as the key vault stores it
+		if _, err := js.PublishAsync(natsadapter.KeysSubject(fmt.Sprintf("user-%d", u)), benchKey); err != nil {
+			b.Fatal(err)
+		}
+		if u%1000 == 999 {
+			waitPublished(b, js)
+		}
+	}
+	waitPublished(b, js)
+	b.Logf("seeded %d events and %d data keys in %s", n, n/5, time.Since(seeded).Round(time.Millisecond))
 	l := natsadapter.NewAuditLog(js, natsadapter.AuditConfig{})
 	ctx := context.Background()
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,5 +261,39 @@ func TestAuditUserUnknownType(t *testing.T) {
 	got, err := l.StateAt(ctx, "ann", time.Now())
 	if err != nil || got.User.State != projections.StatePending || len(got.History) != 3 || len(got.Failures) != 0 {
 		t.Errorf("StateAt with unknown events: %+v, %v", got, err)
+	}
+}
+
+// TestAuditOpensSealedEmails: audit rows show a live user's email and
+// "[erased]" for a deleted one, by user and in a full scan, while the
+// export carries only the sealed form.
+func TestAuditOpensSealedEmails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	appendOK(t, e.store, "ann", 0, registered("ann", "c-1", "ann@example.com"))
+	v := appendOK(t, e.store, "bob", 0, registered("bob", "c-2", "bob@example.com"))
+	del := revoked("bob", "c-3", 1)
+	del.Type, del.Data = events.TypeUserDeleted, events.UserDeleted{RevokedBefore: del.OccurredAt}
+	appendOK(t, e.store, "bob", v, del)
+	l := natsadapter.NewAuditLog(e.js, natsadapter.AuditConfig{})
+	want := map[string]string{"ann": `{"email":"ann@example.com"}`, "bob": `{"email":"[erased]"}`}
+	for _, q := range []projections.AuditQuery{{}, {UserID: "ann"}, {UserID: "bob"}, {Types: []events.Type{events.TypeUserRegistered}}} {
+		for _, r := range auditRows(t, l, q) {
+			if r.Type == events.TypeUserRegistered && string(r.Data) != want[r.UserID] {
+				t.Errorf("Audit(%+v): %s registered with %s, want %s", q, r.UserID, r.Data, want[r.UserID])
+			}
+		}
+	}
+	u, err := l.StateAt(ctx, "ann", time.Now())
+	if err != nil || u.User.Email != "ann@example.com" || string(u.History[0].Data) != want["ann"] {
+		t.Errorf("StateAt(ann) = %+v, %v", u, err)
+	}
+	var out strings.Builder
+	if _, _, err := l.Export(ctx, &out, natsadapter.ExportQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "ann@example.com") || strings.Contains(out.String(), "bob@example.com") || !strings.Contains(out.String(), `"email_sealed":"v1:`) {
+		t.Errorf("export shows a clear email or no sealed one:\n%s", out.String())
 	}
 }

@@ -68,13 +68,26 @@ func (e *UndecodableError) Error() string {
 // Audit calls fn with each matching event as an audit row, in stream
 // order. Messages that do not read as events are skipped and reported at
 // the end as an *UndecodableError, after every other row was delivered.
+//
+// Sealed personal fields are opened as the history query opens them (the
+// email, or "[erased]" once the user was deleted); a scan over every user
+// reads all data keys at once first.
 func (l *AuditLog) Audit(ctx context.Context, q projections.AuditQuery, fn func(projections.AuditEvent) error) error {
-	var bad UndecodableError
-	keys, err := newKeyReader(ctx, l.js, q.UserID == "")
-	if err != nil {
+	if err := q.Validate(); err != nil {
 		return err
 	}
-	err = l.Scan(ctx, q, func(r Record) error {
+	var open *opener
+	if len(q.Types) == 0 || slices.Contains(q.Types, events.TypeUserRegistered) {
+		var err error
+		if open, err = l.newOpener(ctx, q.UserID == ""); err != nil {
+			return err
+		}
+		if q.UserID != "" {
+			open.prefetch(ctx, q.UserID)
+		}
+	}
+	var bad UndecodableError
+	err := l.Scan(ctx, q, func(r Record) error {
 		row, err := r.AuditRow()
 		if err != nil {
 			bad.N++
@@ -83,8 +96,10 @@ func (l *AuditLog) Audit(ctx context.Context, q projections.AuditQuery, fn func(
 			}
 			return nil
 		}
-		if row, err = keys.openRow(ctx, row); err != nil {
-			return err
+		if open != nil {
+			if err := open.row(ctx, &row); err != nil {
+				return err
+			}
 		}
 		return fn(row)
 	})
@@ -102,11 +117,12 @@ func (l *AuditLog) StateAt(ctx context.Context, userID string, at time.Time) (pr
 	if !events.ValidID(userID) {
 		return projections.UserAt{}, fmt.Errorf("user id %q: want [A-Za-z0-9_-]{1,64}", userID)
 	}
-	recs, err := l.userRecords(ctx, userID, nil)
+	open, err := l.newOpener(ctx, false)
 	if err != nil {
 		return projections.UserAt{}, err
 	}
-	keys, err := newKeyReader(ctx, l.js, false)
+	open.prefetch(ctx, userID)
+	recs, err := l.userRecords(ctx, userID, nil)
 	if err != nil {
 		return projections.UserAt{}, err
 	}
@@ -131,21 +147,24 @@ func (l *AuditLog) StateAt(ctx context.Context, userID string, at time.Time) (pr
 			continue
 		}
 		e.Seq = r.Seq
+		if e, err = open.event(ctx, e); err != nil {
+			if !errors.Is(err, events.ErrUnsealable) {
+				return projections.UserAt{}, err
+			}
+			fold.Fail(r.Seq, err)
+			continue
+		}
 		if e.Type == events.TypeUserRegistered && registeredAt.IsZero() {
 			registeredAt = e.OccurredAt
 		}
 		if e.OccurredAt.After(at) {
 			break
 		}
-		row, err := projections.ReduceAudit(e)
-		if err == nil {
-			if row, err = keys.openRow(ctx, row); err != nil {
+		if row, err := r.AuditRow(); err == nil {
+			if err := open.row(ctx, &row); err != nil {
 				return projections.UserAt{}, err
 			}
 			out.History = append(out.History, row)
-		}
-		if e, err = keys.open(ctx, e); err != nil {
-			return projections.UserAt{}, err
 		}
 		fold.Apply(e)
 	}
@@ -164,16 +183,22 @@ func (l *AuditLog) ListAt(ctx context.Context, state string, at time.Time) ([]pr
 	if err := projections.ValidStateAt(state); err != nil {
 		return nil, err
 	}
-	folds := make(map[string]*projections.UserFold)
-	ended := make(map[string]bool) // users with an event after at: their later events are ignored
-	keys, err := newKeyReader(ctx, l.js, true)
+	open, err := l.newOpener(ctx, true)
 	if err != nil {
 		return nil, err
 	}
+	folds := make(map[string]*projections.UserFold)
+	ended := make(map[string]bool) // users with an event after at: their later events are ignored
 	err = l.scanStream(ctx, streamScan{until: at}, nil, func(r Record) error {
 		e, err := events.Decode(r.Data)
 		if err != nil {
 			return nil // neither a state change nor a time to place it by
+		}
+		if e, err = open.event(ctx, e); err != nil {
+			if errors.Is(err, events.ErrUnsealable) {
+				return nil // refused as the users projection refuses it
+			}
+			return err
 		}
 		if ended[e.UserID] {
 			return nil
@@ -183,9 +208,6 @@ func (l *AuditLog) ListAt(ctx context.Context, state string, at time.Time) ([]pr
 			return nil
 		}
 		e.Seq = r.Seq
-		if e, err = keys.open(ctx, e); err != nil {
-			return err
-		}
 		f := folds[e.UserID]
 		if f == nil {
 			f = &projections.UserFold{}

@@ -1,18 +1,15 @@
 package nats_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/adapters/nats/natsbench"
 	"github.com/userlife/userlife/adapters/nats/natstest"
 	"github.com/userlife/userlife/events"
 )
@@ -91,25 +88,10 @@ func syncName(always bool) string {
 }
 
 func benchRawPublish(b *testing.B, syncAlways bool, inflight int) {
-	{
-		{
-			_, js := natstest.ProvisionedWith(b, natsadapter.ServerConfig{SyncAlways: syncAlways}) // the real USERLIFE_EVENTS stream
-			body := []byte(`{"id":"0190d6a2-5b7e-7c1a-9f43-1a2b3c4d5e6f","type":"SessionsRevoked","user_id":"USER",` +
-				`"occurred_at":"2026-03-14T15:09:26.535897932Z","actor":"admin@example.com","command_id":"CMD",` +
-				`"data":{"revoked_before":"2026-03-14T15:09:26.535897932Z"}}`)
-			runPublishers(b, inflight, func(user string, last uint64, _ int) (uint64, error) {
-				msg := nats.NewMsg(events.EventSubject(user, events.TypeSessionsRevoked))
-				msg.Data = body
-				msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(last, 10))
-				msg.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, events.UserEventsFilter(user))
-				ack, err := js.PublishMsg(b.Context(), msg)
-				if err != nil {
-					return 0, err
-				}
-				return ack.Sequence, nil
-			})
-		}
-	}
+	_, js := natstest.ProvisionedWith(b, natsadapter.ServerConfig{SyncAlways: syncAlways}) // the real USERLIFE_EVENTS stream
+	b.ResetTimer()
+	r, err := natsbench.RawPublish(b.Context(), js, "", natsbench.Load{InFlight: inflight, Count: b.N}, benchUsers)
+	report(b, r, err)
 }
 
 // BenchmarkEventStoreAppend is the same workload through EventStore.Append
@@ -119,58 +101,24 @@ func BenchmarkEventStoreAppend(b *testing.B) {
 	for _, inflight := range []int{1, 64} {
 		b.Run("inflight="+strconv.Itoa(inflight), func(b *testing.B) {
 			e := newEnv(b)
-			runPublishers(b, inflight, func(user string, last uint64, op int) (uint64, error) {
-				ev := revoked(user, "c-"+strconv.Itoa(op), op)
-				return e.store.Append(b.Context(), user, last, []events.Event{ev})
-			})
+			b.ResetTimer()
+			r, err := natsbench.RunPublishers(b.Context(), natsbench.Load{InFlight: inflight, Count: b.N}, benchUsers,
+				func(ctx context.Context, user string, last uint64, op int) (uint64, error) {
+					ev := revoked(user, "c-"+strconv.Itoa(op), op)
+					return e.store.Append(ctx, user, last, []events.Event{ev})
+				})
+			report(b, r, err)
 		})
 	}
 }
 
-// runPublishers runs b.N appends on inflight goroutines. Goroutine g owns
-// the users whose index is g modulo inflight, writes to them round-robin and
-// passes each user's last sequence as the expected one. It reports msgs/s
-// and the latency of one append.
-func runPublishers(b *testing.B, inflight int, publish func(user string, last uint64, op int) (uint64, error)) {
+// report reports msgs/s and the latency of one operation.
+func report(b *testing.B, r natsbench.Result, err error) {
 	b.Helper()
-	var (
-		next      atomic.Int64
-		wg        sync.WaitGroup
-		failed    atomic.Bool
-		latencies = make([][]time.Duration, inflight)
-	)
-	b.ResetTimer()
-	start := time.Now()
-	for g := range inflight {
-		wg.Go(func() {
-			var users []string
-			for u := g; u < benchUsers; u += inflight {
-				users = append(users, fmt.Sprintf("u-%05d", u))
-			}
-			last := make([]uint64, len(users))
-			lat := make([]time.Duration, 0, b.N/inflight+1)
-			for k := 0; ; k++ {
-				op := int(next.Add(1)) - 1
-				if op >= b.N || failed.Load() {
-					break
-				}
-				i := k % len(users)
-				t0 := time.Now()
-				seq, err := publish(users[i], last[i], op)
-				lat = append(lat, time.Since(t0))
-				if err != nil {
-					failed.Store(true)
-					b.Errorf("publish to %s expecting %d: %v", users[i], last[i], err)
-					break
-				}
-				last[i] = seq
-			}
-			latencies[g] = lat
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-	reportLatency(b, slices.Concat(latencies...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(r.Rate(), "msgs/s")
+	reportLatency(b, r.Latencies)
 }

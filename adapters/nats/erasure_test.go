@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/userlife/userlife/adapters/memory"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
@@ -283,51 +282,4 @@ func BenchmarkKeyVault(b *testing.B) {
 			}
 		}
 	})
-}
-
-// The audit log read straight from the stream opens emails like the
-// history does: readable while the user lives, [erased] after the delete,
-// whether the scan covers one user or everyone.
-func TestAuditOpensSealedEmails(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	ctx := testContext(t)
-	svc := e.service()
-	registerUser(t, svc, "u-live", "live@example.com")
-	registerUser(t, svc, "u-gone", "gone@example.com")
-	out, err := svc.Handle(ctx, &events.DeleteUser{CommandMeta: events.CommandMeta{CommandID: "c-del", UserID: "u-gone", Actor: "admin"}})
-	if err != nil || out.Status != events.StatusAccepted {
-		t.Fatalf("delete = %+v, %v", out, err)
-	}
-	l := natsadapter.NewAuditLog(e.js, natsadapter.AuditConfig{})
-	want := map[string]string{"u-live": "live@example.com", "u-gone": events.Erased}
-	for _, q := range []projections.AuditQuery{{}, {UserID: "u-live"}, {UserID: "u-gone"}, {Types: []events.Type{events.TypeUserRegistered}}} {
-		n := 0
-		err := l.Audit(ctx, q, func(r projections.AuditEvent) error {
-			if r.Type != events.TypeUserRegistered {
-				return nil
-			}
-			n++
-			var d struct {
-				Email string `json:"email"`
-			}
-			if err := json.Unmarshal(r.Data, &d); err != nil || d.Email != want[r.UserID] {
-				t.Errorf("query %+v: %s's registration data %s, want email %q", q, r.UserID, r.Data, want[r.UserID])
-			}
-			return nil
-		})
-		if err != nil || n == 0 {
-			t.Fatalf("query %+v: %d registrations, %v", q, n, err)
-		}
-	}
-	for id, email := range want {
-		at, err := l.StateAt(ctx, id, time.Now())
-		if err != nil || at.User.Email != email {
-			t.Errorf("StateAt(%s) email = %q (%v), want %q", id, at.User.Email, err, email)
-		}
-	}
-	users, err := l.ListAt(ctx, projections.StatePending, time.Now())
-	if err != nil || len(users) != 1 || users[0].Email != "live@example.com" {
-		t.Errorf("ListAt pending = %+v, %v", users, err)
-	}
 }

@@ -162,6 +162,59 @@ func TestRevocationViewForgedEntry(t *testing.T) {
 	}
 }
 
+// A watcher that already holds a user's entry keeps it when a forged value
+// comes (revision 0 loses); only watchers starting afterwards fail closed.
+func TestRevocationWatcherKeepsEntryOverForgery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	v := appendOK(t, e.store, "u-ok", 0, registered("u-ok", "k0", "ok@x.com"))
+	appendOK(t, e.store, "u-ok", v, event("u-ok", "k1", 1, events.UserConfirmed{}))
+	view, err := natsadapter.NewRevocationView(ctx, e.js, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := natsadapter.NewProjector(e.js, view, natsadapter.ProjectorConfig{})
+	if err := pr.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live := revocation.NewChecker(revocation.Config{MaxStaleness: time.Hour})
+	w, err := natsadapter.WatchRevocations(ctx, e.js, live, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if _, err := e.js.Publish(ctx, "$KV."+natsadapter.RevocationsBucket+".u-ok", []byte(`{"stream":"x","seq":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	// An update after the forgery: once the live watcher has it, it has
+	// seen the forgery too (the watch delivers in order).
+	seq := appendOK(t, e.store, "u-later", 0, registered("u-later", "l0", "later@x.com"))
+	if err := pr.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for live.Revision() < seq {
+		if time.Now().After(deadline) {
+			t.Fatalf("live watcher at revision %d, want %d", live.Revision(), seq)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	now := time.Now().Unix()
+	if got := live.Check("u-ok", "", now); got != revocation.Allowed {
+		t.Errorf("running watcher: %v for the confirmed user, want allowed (it keeps its entry)", got)
+	}
+	fresh := revocation.NewChecker(revocation.Config{MaxStaleness: time.Hour})
+	w2, err := natsadapter.WatchRevocations(ctx, e.js, fresh, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.Stop()
+	if got := fresh.Check("u-ok", "", now); got != revocation.ReasonDisabled {
+		t.Errorf("new watcher: %v, want %v (fail closed)", got, revocation.ReasonDisabled)
+	}
+}
+
 // A view entry whose acknowledgement never comes (its server died with it,
 // as when a cluster node leading the bucket is killed) must fail the batch,
 // which the projector then retries, instead of blocking the view forever.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v3"
@@ -32,6 +34,19 @@ func connectJS(ctx context.Context, cmd *cli.Command) (jetstream.JetStream, func
 	if err := natsadapter.CheckServer(ctx, js); err != nil {
 		nc.Close()
 		return nil, nil, cli.Exit(err.Error(), exitError)
+	}
+	// The callers read the event stream. Ask once and stop on a refusal:
+	// the readers behind retry, which a denied permission would turn into
+	// an endless loop.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := js.Stream(sctx, natsadapter.EventsStream); err != nil {
+		nc.Close()
+		hint := "with deploy/nats-server.conf, run this with the service credentials"
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			hint = "has `userlife serve` provisioned this NATS server?"
+		}
+		return nil, nil, cli.Exit(fmt.Sprintf("cannot read the event stream %s: %v (%s)", natsadapter.EventsStream, err, hint), exitError)
 	}
 	return js, nc.Close, nil
 }

@@ -92,10 +92,6 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 	if err != nil {
 		return nil, err
 	}
-	erasures, err := natsadapter.NewErasures(ctx, js)
-	if err != nil {
-		return nil, err
-	}
 	ready := cfg.Ready
 	if ready == nil {
 		ready = func(context.Context) error {
@@ -105,12 +101,24 @@ func newAdminAPI(ctx context.Context, cfg ServeConfig, log *slog.Logger, nc *nat
 			return nil
 		}
 	}
+	erasures, err := natsadapter.NewErasures(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	auditLog := natsadapter.NewAuditLog(js, natsadapter.AuditConfig{})
 	return admin.New(admin.Config{
-		Commands:       queueCommands{client},
-		Outcomes:       storedOutcomes{client.Results()},
-		Queries:        q,
-		Erasures:       erasures,
-		Audit:          natsadapter.NewAuditLog(js, natsadapter.AuditConfig{}),
+		Commands: queueCommands{client},
+		Outcomes: storedOutcomes{client.Results()},
+		Queries:  q,
+		Erasures: erasures,
+		Audit:    auditLog,
+		StateAt: func(ctx context.Context, userID string, at time.Time) (any, error) {
+			u, err := auditLog.StateAt(ctx, userID, at)
+			if err != nil {
+				return nil, err
+			}
+			return admin.NewUserAt(u), nil
+		},
 		WaitProjected:  func(ctx context.Context, seq uint64) error { return waitProjectedLocally(ctx, q, seq) },
 		Tokens:         cfg.AdminTokens,
 		NoTokensHint:   adminTokensHint,

@@ -94,12 +94,15 @@ func TestAdminAPIAudit(t *testing.T) {
 
 	var at admin.UserAt
 	a.do(req{Method: "GET", Path: "/v1/users/ann?at=" + url.QueryEscape(mid.Format(time.RFC3339Nano)), Token: viewerToken}).decode(t, http.StatusOK, &at)
-	if at.User.State != projections.StateDisabled || len(at.History) != 3 || !at.At.Equal(mid) || at.Revocation.RevokedBefore.IsZero() {
+	if at.User.State != projections.StateDisabled || len(at.History) != 3 || !at.At.Equal(mid) || at.Revocation.RevokedBefore.IsZero() ||
+		at.User.Email != "ann@example.com" || string(at.History[0].Data) != `{"email":"ann@example.com"}` {
 		t.Errorf("ann at mid: %+v", at)
 	}
-	a.do(req{Method: "GET", Path: "/v1/users/bob?at=" + url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano)), Token: viewerToken}).decode(t, http.StatusOK, &at)
-	if at.User.State != projections.StateDeleted || at.User.Email != events.Erased {
-		t.Errorf("bob now: %+v", at.User)
+	var now admin.UserAt
+	a.do(req{Method: "GET", Path: "/v1/users/bob?at=" + url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano)), Token: viewerToken}).decode(t, http.StatusOK, &now)
+	if now.User.State != projections.StateDeleted || now.User.Email != events.Erased || now.History[0].Type != events.TypeUserRegistered ||
+		string(now.History[0].Data) != `{"email":"[erased]"}` {
+		t.Errorf("bob now (deleted: its data key is gone): %+v", now)
 	}
 	p := a.do(req{Method: "GET", Path: "/v1/users/bob?at=" + url.QueryEscape(mid.Format(time.RFC3339Nano)), Token: viewerToken}).
 		wantProblem(t, http.StatusNotFound, events.CodeUnknownUser)

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/userlife/userlife/adapters/http/admin"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
@@ -55,6 +56,12 @@ func TestAdminAPIErasure(t *testing.T) {
 		t.Errorf("todo = %+v, want the event at seq %d by todo", s, out.EventSeq)
 	}
 	// A receipt after the delete leaves the user answered as deleted.
+	for h := a.historyOf("ann"); h[len(h)-1].Type != string(events.TypeUserDataPurged); h = a.historyOf("ann") {
+		if t.Context().Err() != nil {
+			t.Fatal("the receipt never reached the history")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	var d admin.UserDetail
 	a.do(req{Method: "GET", Path: "/v1/users/ann", Token: viewerToken}).decode(t, http.StatusOK, &d)
 	if d.User.State != "deleted" || d.User.DeletedAt.IsZero() || d.User.Version != out.EventSeq || d.Revocation.RevokedBefore.IsZero() {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -51,7 +50,10 @@ func BenchmarkMillionEvents(b *testing.B) {
 			b.Fatal(err)
 		}
 		heap0 := liveHeap()
-		disk0 := dirBytes(b, data)
+		disk0, err := dirBytes(data)
+		if err != nil {
+			b.Fatal(err)
+		}
 		start := time.Now()
 		seedLifecycles(b, store, users)
 		elapsed := time.Since(start)
@@ -61,7 +63,10 @@ func BenchmarkMillionEvents(b *testing.B) {
 		// (two minutes): what stays after it is the cost of the subjects.
 		time.Sleep(2 * time.Minute)
 		heap2 := liveHeap()
-		disk1 := dirBytes(b, filepath.Clean(data))
+		disk1, err := dirBytes(data)
+		if err != nil {
+			b.Fatal(err)
+		}
 		s, err := js.Stream(ctx, natsadapter.EventsStream)
 		if err != nil {
 			b.Fatal(err)

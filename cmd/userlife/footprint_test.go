@@ -3,13 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +13,6 @@ import (
 
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/adapters/nats/natstest"
-	"github.com/userlife/userlife/events"
 )
 
 // BenchmarkServerFootprint measures what users cost the NATS server: it
@@ -39,59 +34,30 @@ const footprintUsers = 100_000
 // seedUsers appends users × (UserRegistered, UserConfirmed).
 func seedUsers(b *testing.B, store *natsadapter.EventStore, users int) {
 	b.Helper()
-	ctx := context.Background()
-	now := time.Now()
-	var wg sync.WaitGroup
-	for w := range 32 {
-		wg.Go(func() {
-			for u := w; u < users; u += 32 {
-				id := uuid.Must(uuid.NewV7()).String()
-				mk := func(n int, p events.Payload) events.Event {
-					return events.Event{ID: uuid.NewString(), Type: p.EventType(), UserID: id, OccurredAt: now,
-						Actor: "admin@example.com", Reason: "footprint", CommandID: fmt.Sprintf("fp-%d-%d", u, n), Data: p}
-				}
-				seq, err := store.Append(ctx, id, 0, []events.Event{mk(0, events.UserRegistered{Email: id + "@example.com"})})
-				if err == nil {
-					_, err = store.Append(ctx, id, seq, []events.Event{mk(1, events.UserConfirmed{})})
-				}
-				if err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+	ids := make([]string, users)
+	for i := range ids {
+		ids[i] = uuid.Must(uuid.NewV7()).String()
 	}
-	wg.Wait()
+	if err := seedConfirmed(context.Background(), store, ids, 32); err != nil {
+		b.Fatal(err)
+	}
 }
 
+// benchFootprintHeap is the measurement `userlife bench` makes: the live
+// heap and disk of an embedded server, next to the same messages on one
+// subject.
 func benchFootprintHeap(b *testing.B) {
-	const users = footprintUsers
 	for range b.N {
-		srv := natstest.ServerWith(b, natsadapter.ServerConfig{})
-		_, js := natstest.Connect(b, srv.ClientURL())
-		ctx := context.Background()
-		if err := natsadapter.Provision(ctx, js, natsadapter.StreamsConfig{}); err != nil {
-			b.Fatal(err)
-		}
-		store, err := natsadapter.NewEventStore(ctx, js)
+		fp, err := measureFootprint(context.Background(), b.TempDir(), footprintUsers, 15*time.Second, // block caches expire after 10s idle
+			func(string, ...any) {})
 		if err != nil {
 			b.Fatal(err)
 		}
-		heap0 := liveHeap()
-		seedUsers(b, store, users)
-		time.Sleep(15 * time.Second) // block caches expire after 10s idle
-		heap1 := liveHeap()
-		b.ReportMetric(float64(heap1-heap0)/users, "heap-B/user")
-		b.ReportMetric(float64(heap1-heap0)/(2*users), "heap-B/subject")
+		b.ReportMetric(float64(fp.HeapBytes)/footprintUsers, "heap-B/user")
+		b.ReportMetric(float64(fp.HeapBytes)/(2*footprintUsers), "heap-B/subject")
+		b.ReportMetric(float64(fp.MessageBytes)/footprintUsers, "message-B/user")
+		b.ReportMetric(float64(fp.DiskBytes)/(2*footprintUsers), "disk-B/event")
 	}
-}
-
-func liveHeap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
 }
 
 func benchFootprintProcess(b *testing.B) {
@@ -108,11 +74,11 @@ func benchFootprintProcess(b *testing.B) {
 		}
 		time.Sleep(time.Second)
 		rss0 := rssBytes(b, serve.cmd.Process.Pid)
-		disk0 := dirBytes(b, data)
+		disk0 := mustDirBytes(b, data)
 		seedUsers(b, store, users)
 		time.Sleep(2 * time.Second) // let the server settle (GC, flush)
 		rss1 := rssBytes(b, serve.cmd.Process.Pid)
-		disk1 := dirBytes(b, data)
+		disk1 := mustDirBytes(b, data)
 		b.ReportMetric(float64(rss1-rss0)/users, "rss-B/user")
 		b.ReportMetric(float64(rss1-rss0)/(2*users), "rss-B/subject")
 		b.ReportMetric(float64(disk1-disk0)/(2*users), "disk-B/event")
@@ -139,22 +105,9 @@ func rssBytes(b *testing.B, pid int) int64 {
 	return 0
 }
 
-func dirBytes(b *testing.B, dir string) int64 {
+func mustDirBytes(b *testing.B, dir string) int64 {
 	b.Helper()
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			n += info.Size()
-		}
-		return nil
-	})
+	n, err := dirBytes(dir)
 	if err != nil {
 		b.Fatal(err)
 	}

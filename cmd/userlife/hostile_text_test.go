@@ -109,3 +109,38 @@ func TestHostileTextRoundTripsThroughPostgres(t *testing.T) {
 	}
 	requireVerified(t, js, qc)
 }
+
+// Queries with ids that are no NATS token, or bodies that are not the
+// expected JSON, are answered 400 with the reason; the service answers the
+// next good query as before.
+func TestHostileQueries(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	app, err := Start(ctx, ServeConfig{DataDir: t.TempDir(), NATSListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	nc, _ := natstest.Connect(t, app.NATSURL)
+	qc := natsadapter.NewQueryClient(nc)
+	for _, id := range []string{"a.b", "*", ">", "a b", "x\r\ny", strings.Repeat("x", 65)} {
+		if _, err := qc.GetUser(ctx, id); err == nil || !strings.Contains(err.Error(), "code 400") {
+			t.Errorf("GetUser(%q): %v, want a 400", id, err)
+		}
+		if _, err := qc.History(ctx, id); err == nil || !strings.Contains(err.Error(), "code 400") {
+			t.Errorf("History(%q): %v, want a 400", id, err)
+		}
+	}
+	for _, body := range []string{`{oops`, `[]`, "\xff", strings.Repeat("[", 10000) + strings.Repeat("]", 10000)} {
+		m, err := nc.RequestWithContext(ctx, natsadapter.QueryListUsers, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := m.Header.Get("Nats-Service-Error-Code"); code != "400" {
+			t.Errorf("users.list with %.20q: code %q, want 400", body, code)
+		}
+	}
+	if _, err := qc.ListUsers(ctx, projections.ListQuery{Limit: 10}); err != nil {
+		t.Errorf("a good query after the bad ones: %v", err)
+	}
+}

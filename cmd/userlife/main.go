@@ -51,7 +51,7 @@ func rootCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("USERLIFE_LOG_LEVEL")},
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {}, // main prints and exits
-		Commands:       []*cli.Command{serveCommand(), userCommand(), migrateCommand(), replayCommand(), verifyCommand(), gatewayCommand(), gatewaysCommand(), tokenCommand(), servicesCommand(), auditCommand(), exportCommand()},
+		Commands:       []*cli.Command{serveCommand(), userCommand(), migrateCommand(), replayCommand(), verifyCommand(), gatewayCommand(), gatewaysCommand(), tokenCommand(), servicesCommand(), auditCommand(), exportCommand(), benchCommand()},
 	}
 }
 

@@ -10,14 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/userlife/userlife/adapters/memory"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/adapters/nats/natsbench"
 	"github.com/userlife/userlife/adapters/nats/natstest"
+	"github.com/userlife/userlife/adapters/postgres/pgtest"
 	"github.com/userlife/userlife/events"
-	"github.com/userlife/userlife/projections"
 )
 
 // benchEvents is the stream size of the replay benchmarks:
@@ -38,35 +37,21 @@ func benchEvents(b *testing.B) int {
 func benchStream(b *testing.B, n int) jetstream.JetStream {
 	b.Helper()
 	_, js := natstest.Provisioned(b)
-	publishRaw(b, js, lifecycle(n/5))
+	if err := natsbench.PublishLifecycles(context.Background(), js, n/natsbench.LifecycleSteps, nil); err != nil {
+		b.Fatal(err)
+	}
 	return js
 }
 
-// rawRead is the anchor: an ordered consumer reading every message, no
-// decoding, no store.
-func rawRead(b *testing.B, js jetstream.JetStream, n int) float64 {
+// replayMetrics reports a replay next to its anchor.
+func replayMetrics(b *testing.B, r, raw natsbench.Result, err error, anchor string) {
 	b.Helper()
-	ctx := context.Background()
-	s, err := js.Stream(ctx, natsadapter.EventsStream)
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	it, err := c.Messages(jetstream.PullMaxMessages(2000))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer it.Stop()
-	start := time.Now()
-	for range n {
-		if _, err := it.Next(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return float64(n) / time.Since(start).Seconds()
+	b.ReportMetric(r.Rate(), "events/s")
+	b.ReportMetric(raw.Rate(), anchor)
+	b.ReportMetric(100*r.Rate()/raw.Rate(), "%-of-raw")
 }
 
 // BenchmarkReplayMemory replays the whole stream into the in-memory store
@@ -75,19 +60,30 @@ func rawRead(b *testing.B, js jetstream.JetStream, n int) float64 {
 func BenchmarkReplayMemory(b *testing.B) {
 	n := benchEvents(b)
 	js := benchStream(b, n)
+	ctx := context.Background()
 	for range b.N {
-		raw := rawRead(b, js, n)
-		m := memory.New()
-		start := time.Now()
-		pr := natsadapter.NewProjectors(js, []projections.Projection{m.Users(), m.Audit()},
-			natsadapter.ProjectorConfig{BatchSize: 5000, Logger: slog.New(slog.DiscardHandler)})
-		if err := pr.CatchUp(context.Background()); err != nil {
+		raw, err := natsbench.OrderedRead(ctx, js, natsadapter.EventsStream, n, 0)
+		if err != nil {
 			b.Fatal(err)
 		}
-		rate := float64(n) / time.Since(start).Seconds()
-		b.ReportMetric(rate, "events/s")
-		b.ReportMetric(raw, "raw-read/s")
-		b.ReportMetric(100*rate/raw, "%-of-raw")
+		r, err := measureReplayMemory(ctx, js, n)
+		replayMetrics(b, r, raw, err, "raw-read/s")
+	}
+}
+
+// BenchmarkAuditScan reads the whole stream as audit rows next to a raw
+// ordered-consumer read of the same stream.
+func BenchmarkAuditScan(b *testing.B) {
+	n := benchEvents(b)
+	js := benchStream(b, n)
+	ctx := context.Background()
+	for range b.N {
+		raw, err := natsbench.OrderedRead(ctx, js, natsadapter.EventsStream, n, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := measureAuditScan(ctx, js, scanAuditLog, n)
+		replayMetrics(b, r, raw, err, "raw-read/s")
 	}
 }
 
@@ -98,46 +94,16 @@ func BenchmarkReplayMemory(b *testing.B) {
 func BenchmarkReplayPostgres(b *testing.B) {
 	n := benchEvents(b)
 	js := benchStream(b, n)
+	ctx := context.Background()
 	for range b.N {
-		st, dsn := pgStoreB(b)
-		raw := rawCopy(b, dsn, n)
-		start := time.Now()
-		if err := rebuildPostgres(context.Background(), js, st, projections.Names(), slog.New(slog.DiscardHandler)); err != nil {
+		dsn := pgtest.DSN(b)
+		r, err := measureReplayPostgres(ctx, js, dsn, n)
+		if err != nil {
 			b.Fatal(err)
 		}
-		rate := float64(n) / time.Since(start).Seconds()
-		b.ReportMetric(rate, "events/s")
-		b.ReportMetric(raw, "raw-copy-rows/s")
-		b.ReportMetric(100*rate/raw, "%-of-raw")
+		raw, err := rawCopy(ctx, dsn, n)
+		replayMetrics(b, r, raw, err, "raw-copy-rows/s")
 	}
-}
-
-// rawCopy is the anchor: CopyFrom of n audit-like rows into a copy of the
-// audit_events table.
-func rawCopy(b *testing.B, dsn string, n int) float64 {
-	b.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE TABLE raw_copy (LIKE audit_events INCLUDING ALL)`); err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now()
-	rows := make([][]any, n)
-	for i := range rows {
-		rows[i] = []any{int64(i + 1), "0195924c-7a3b-7c1d-9e2f-3a4b5c6d7e8f", "SessionsRevoked", "user-" + strconv.Itoa(i%200_000),
-			"loader", "test", "c-" + strconv.Itoa(i), now, []byte(`{"revoked_before":"2026-05-01T12:00:00Z"}`)}
-	}
-	start := time.Now()
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"raw_copy"},
-		[]string{"seq", "event_id", "type", "user_id", "actor", "reason", "command_id", "occurred_at", "data"},
-		pgx.CopyFromRows(rows)); err != nil {
-		b.Fatal(err)
-	}
-	return float64(n) / time.Since(start).Seconds()
 }
 
 // BenchmarkProjectionLag appends events at a steady 1,000/s while the

@@ -27,6 +27,7 @@ var deployCreds = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	credsDir = dir
 	// Cost 4 (the lowest bcrypt allows) keeps each connect cheap in tests.
 	out, err := exec.Command("go", "run", "../../deploy/gencreds", "-out", dir, "-cost", "4").CombinedOutput()
 	if err != nil {
@@ -43,6 +44,17 @@ var deployCreds = sync.OnceValues(func() (string, error) {
 	}
 	return dir, nil
 })
+
+// credsDir is deployCreds's directory once made; TestMain removes it.
+var credsDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if credsDir != "" {
+		_ = os.RemoveAll(credsDir)
+	}
+	os.Exit(code)
+}
 
 // readEnvFile reads KEY=value lines, the value optionally in single quotes.
 func readEnvFile(path string) (map[string]string, error) {

@@ -28,7 +28,7 @@ func parallelCursor() (start, stride int) {
 func BenchmarkCheckParallel(b *testing.B) {
 	d := bench()
 	c := revocation.NewChecker(revocation.Config{})
-	c.Load(d.entries, benchUsers)
+	c.Load(d.Entries, benchUsers)
 	iat := time.Now().Unix()
 	var refused atomic.Int64
 	b.ReportAllocs()
@@ -37,7 +37,7 @@ func BenchmarkCheckParallel(b *testing.B) {
 		i, stride := parallelCursor()
 		n := 0
 		for pb.Next() {
-			if c.Check(d.ids[d.order[i&(len(d.order)-1)]], "", iat) != revocation.Allowed {
+			if c.Check(d.IDs[d.Order[i&(len(d.Order)-1)]], "", iat) != revocation.Allowed {
 				n++
 			}
 			i += stride
@@ -52,7 +52,7 @@ func BenchmarkCheckParallel(b *testing.B) {
 func BenchmarkPlainMapLookupParallel(b *testing.B) {
 	d := bench()
 	m := make(map[string]int, benchUsers)
-	for i, id := range d.ids {
+	for i, id := range d.IDs {
 		m[id] = i
 	}
 	var total atomic.Int64
@@ -62,7 +62,7 @@ func BenchmarkPlainMapLookupParallel(b *testing.B) {
 		i, stride := parallelCursor()
 		sum := 0
 		for pb.Next() {
-			sum += m[d.ids[d.order[i&(len(d.order)-1)]]]
+			sum += m[d.IDs[d.Order[i&(len(d.Order)-1)]]]
 			i += stride
 		}
 		total.Add(int64(sum))
@@ -88,18 +88,18 @@ func BenchmarkMemoryPerEntry(b *testing.B) {
 	}
 	var withIDs, table float64
 	for b.Loop() {
-		// The view alone: d.ids is live before and after.
+		// The view alone: d.IDs is live before and after.
 		h0 := heap()
 		c := revocation.NewChecker(revocation.Config{})
-		c.Load(d.entries, benchUsers)
+		c.Load(d.Entries, benchUsers)
 		table = (float64(heap()) - float64(h0)) / benchUsers
 		runtime.KeepAlive(c)
 		c = nil
 
 		// With its own ids: the entries passed to Load are dropped after.
 		h0 = heap()
-		own := make([]revocation.Entry, len(d.entries))
-		for i, e := range d.entries {
+		own := make([]revocation.Entry, len(d.Entries))
+		for i, e := range d.Entries {
 			e.UserID = strings.Clone(e.UserID)
 			own[i] = e
 		}

@@ -1,62 +1,30 @@
 package revocation_test
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/userlife/userlife/projections/revocation"
+	"github.com/userlife/userlife/projections/revocation/revbench"
 )
 
 // BenchmarkCheck and BenchmarkPlainMapLookup read the same 1,000,000 keys
-// in the same random order, so one run shows what the view costs over a
-// bare map lookup.
+// in the same random order (revbench, which `userlife bench` runs too), so
+// one run shows what the view costs over a bare map lookup.
 
 const benchUsers = 1_000_000
 
-var bench = sync.OnceValue(func() (b struct {
-	ids     []string
-	order   []int32 // random indexes into ids
-	entries []revocation.Entry
-},
-) {
-	r := rand.New(rand.NewPCG(1, 2))
-	b.ids = make([]string, benchUsers)
-	b.entries = make([]revocation.Entry, benchUsers)
-	for i := range b.ids {
-		// UUIDv7-shaped, like the ids the service assigns.
-		b.ids[i] = fmt.Sprintf("0195%04x-%04x-7%03x-8%03x-%012x", r.Uint32()&0xffff, r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xfff, r.Uint64()&0xffffffffffff)
-		e := revocation.Entry{UserID: b.ids[i], State: revocation.StateConfirmed, Revision: uint64(i + 1)}
-		switch i % 10 {
-		case 0:
-			e.RevokedBefore = t0
-		case 1:
-			e.State = revocation.StateDisabled
-		}
-		b.entries[i] = e
-	}
-	b.order = make([]int32, 1<<20)
-	for i := range b.order {
-		b.order[i] = int32(r.IntN(benchUsers))
-	}
-	return b
-})
+var bench = sync.OnceValue(func() *revbench.Dataset { return revbench.NewDataset(benchUsers) })
 
 func BenchmarkCheck(b *testing.B) {
 	d := bench()
-	c := revocation.NewChecker(revocation.Config{})
-	c.Load(d.entries, benchUsers)
-	iat := time.Now().Unix()
+	c := d.Checker()
 	var refused int
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if c.Check(d.ids[d.order[i&(len(d.order)-1)]], "", iat) != revocation.Allowed {
-			refused++
-		}
+		refused += d.Check(c, i, 1)
 	}
 	if refused == 0 {
 		b.Fatal("nothing refused")
@@ -65,15 +33,12 @@ func BenchmarkCheck(b *testing.B) {
 
 func BenchmarkPlainMapLookup(b *testing.B) {
 	d := bench()
-	m := make(map[string]int, benchUsers)
-	for i, id := range d.ids {
-		m[id] = i
-	}
+	m := d.Map()
 	var sum int
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		sum += m[d.ids[d.order[i&(len(d.order)-1)]]]
+		sum += d.Lookup(m, i, 1)
 	}
 	if sum == 0 {
 		b.Fatal("nothing found")
@@ -85,13 +50,13 @@ func BenchmarkPlainMapLookup(b *testing.B) {
 func BenchmarkApply(b *testing.B) {
 	d := bench()
 	c := revocation.NewChecker(revocation.Config{})
-	c.Load(d.entries, benchUsers)
+	c.Load(d.Entries, benchUsers)
 	rev := uint64(benchUsers)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		rev++
-		c.Apply(revocation.Entry{UserID: d.ids[d.order[i&(len(d.order)-1)]], State: revocation.StateDisabled, Revision: rev})
+		c.Apply(revocation.Entry{UserID: d.IDs[d.Order[i&(len(d.Order)-1)]], State: revocation.StateDisabled, Revision: rev})
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 }
@@ -101,7 +66,7 @@ func BenchmarkApply(b *testing.B) {
 func BenchmarkApplyBatch(b *testing.B) {
 	d := bench()
 	c := revocation.NewChecker(revocation.Config{})
-	c.Load(d.entries, benchUsers)
+	c.Load(d.Entries, benchUsers)
 	rev := uint64(benchUsers)
 	batch := make([]revocation.Entry, 1000)
 	b.ReportAllocs()
@@ -110,7 +75,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 	for b.Loop() {
 		for j := range batch {
 			rev++
-			batch[j] = revocation.Entry{UserID: d.ids[d.order[n&(len(d.order)-1)]], State: revocation.StateDisabled, Revision: rev}
+			batch[j] = revocation.Entry{UserID: d.IDs[d.Order[n&(len(d.Order)-1)]], State: revocation.StateDisabled, Revision: rev}
 			n++
 		}
 		c.ApplyBatch(batch)
@@ -126,7 +91,7 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c = revocation.NewChecker(revocation.Config{})
-		c.Load(d.entries, benchUsers)
+		c.Load(d.Entries, benchUsers)
 	}
 	b.StopTimer()
 	var before, after runtime.MemStats
@@ -134,7 +99,7 @@ func BenchmarkLoad(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	c = revocation.NewChecker(revocation.Config{})
-	c.Load(d.entries, benchUsers)
+	c.Load(d.Entries, benchUsers)
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-heap")

@@ -140,35 +140,20 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, _ Principal) {
 	}
 }
 
-// UserAt is the answer of GET /v1/users/{id}?at=: the user as it was then,
-// its revocation then, and its history up to then.
+// UserAt is the answer of GET /v1/users/{id}?at= that `serve` gives
+// (through Config.StateAt): the user as it was then, its revocation then,
+// and its history up to then.
 type UserAt struct {
 	At         time.Time                `json:"at"`
 	User       projections.User         `json:"user"`
 	Revocation Revocation               `json:"revocation"`
 	History    []projections.AuditEvent `json:"history"`
+	Failures   []string                 `json:"failures,omitempty"`
 }
 
-// userAt answers GET /v1/users/{id}?at=T from the event log.
-func (h *Handler) userAt(w http.ResponseWriter, r *http.Request, id, at string) {
-	if h.cfg.Audit == nil {
-		fail(w, CodeInvalidQuery, "at: this server does not serve past states")
-		return
-	}
-	t, err := time.Parse(time.RFC3339Nano, at)
-	if err != nil {
-		fail(w, CodeInvalidQuery, fmt.Sprintf("at %q: want an RFC 3339 time such as 2026-05-01T12:00:00Z", at))
-		return
-	}
-	u, err := h.cfg.Audit.StateAt(r.Context(), id, t)
-	if errors.Is(err, projections.ErrNotFound) {
-		fail(w, events.CodeUnknownUser, err.Error())
-		return
-	}
-	if err != nil {
-		h.queryFailed(w, "user at a time", err)
-		return
-	}
+// NewUserAt describes a past state for the API: the revocation is the
+// state's revoked_before and the sessions revoked one by one up to then.
+func NewUserAt(u projections.UserAt) UserAt {
 	rev := Revocation{RevokedBefore: u.User.RevokedBefore, RevokedSessions: []string{}}
 	for _, e := range u.History {
 		var d events.SessionRevoked
@@ -176,5 +161,5 @@ func (h *Handler) userAt(w http.ResponseWriter, r *http.Request, id, at string) 
 			rev.RevokedSessions = append(rev.RevokedSessions, d.SessionID)
 		}
 	}
-	writeJSON(w, http.StatusOK, UserAt{At: u.At, User: u.User, Revocation: rev, History: u.History})
+	return UserAt{At: u.At, User: u.User, Revocation: rev, History: u.History, Failures: u.Failures}
 }

@@ -45,8 +45,6 @@ type Config struct {
 	Commands Commands
 	Outcomes Outcomes
 	Queries  Queries
-	// Erasures, when set, serves GET /v1/users/{id}/erasure; nil: 503.
-	Erasures Erasures
 	// Audit, when set, serves GET /v1/audit and GET /v1/users/{id}?at=
 	// from the event log itself.
 	Audit projections.AuditLogReader
@@ -60,6 +58,13 @@ type Config struct {
 	// NoTokensHint tells operators how to configure tokens; it is in the
 	// 401 answers while none is configured.
 	NoTokensHint string
+	// Erasures, when set, serves GET /v1/users/{id}/erasure; nil: 503.
+	Erasures Erasures
+	// StateAt, when set, answers GET /v1/users/{id}?at=RFC3339: the user
+	// as it was at that instant (a JSON value), or an error wrapping
+	// projections.ErrNotFound when it did not exist then. Nil: ?at= is
+	// refused with 400 invalid_query.
+	StateAt func(ctx context.Context, userID string, at time.Time) (any, error)
 	// Console, when set, is served at "/" (the web console).
 	Console http.Handler
 	// Ready answers /readyz: nil error → 200, else 503. Nil: always 200.

@@ -101,7 +101,7 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, _ Principal) {
 		return
 	}
 	if r.URL.Query().Has("at") {
-		h.userAt(w, r, id, r.URL.Query().Get("at"))
+		h.userAt(w, r, id)
 		return
 	}
 	u, err := h.cfg.Queries.GetUser(r.Context(), id)
@@ -133,6 +133,30 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, _ Principal) {
 		}
 	}
 	writeJSON(w, http.StatusOK, UserDetail{User: u, Revocation: rev})
+}
+
+// userAt answers GET /v1/users/{id}?at=… through Config.StateAt.
+func (h *Handler) userAt(w http.ResponseWriter, r *http.Request, id string) {
+	raw := r.URL.Query().Get("at")
+	at, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		fail(w, CodeInvalidQuery, fmt.Sprintf("at %q: want an RFC 3339 time such as 2026-11-28T18:04:07Z", raw))
+		return
+	}
+	if h.cfg.StateAt == nil {
+		fail(w, CodeInvalidQuery, "this server does not answer ?at= (a user's state at a past time)")
+		return
+	}
+	v, err := h.cfg.StateAt(r.Context(), id, at)
+	if errors.Is(err, projections.ErrNotFound) {
+		fail(w, events.CodeUnknownUser, err.Error())
+		return
+	}
+	if err != nil {
+		h.queryFailed(w, "user state at "+raw, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // deletedUser describes a user whose history ends with UserDeleted.
