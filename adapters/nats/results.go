@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -58,6 +59,52 @@ func (r *Results) Get(ctx context.Context, commandID string) (events.Outcome, er
 	return events.DecodeOutcome(m.Data)
 }
 
+// Stored returns the stored outcome of commandID and whether there is one
+// (the command intake's OutcomeStore). Unlike Get it asks the stream's
+// leader: a direct get may be answered by a follower that has not stored
+// an outcome written a moment ago, and the intake relies on the answer to
+// tell a command answered before from a new one.
+func (r *Results) Stored(ctx context.Context, commandID string) (events.Outcome, bool, error) {
+	if !events.ValidID(commandID) {
+		return events.Outcome{}, false, fmt.Errorf("invalid command id %q", commandID)
+	}
+	req, err := json.Marshal(map[string]string{"last_by_subj": events.ResultSubject(commandID)})
+	if err != nil {
+		return events.Outcome{}, false, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
+	resp, err := r.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+ResultsStream, req)
+	if err != nil {
+		return events.Outcome{}, false, fmt.Errorf("read the outcome of %s: %w", commandID, err)
+	}
+	var body struct {
+		Error   *jetstream.APIError `json:"error"`
+		Message *struct {
+			Data []byte `json:"data"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(resp.Data, &body); err != nil {
+		return events.Outcome{}, false, fmt.Errorf("read the outcome of %s: %w", commandID, err)
+	}
+	switch {
+	case body.Error != nil && body.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return events.Outcome{}, false, nil
+	case body.Error != nil:
+		return events.Outcome{}, false, fmt.Errorf("read the outcome of %s: %w", commandID, body.Error)
+	case body.Message == nil:
+		return events.Outcome{}, false, fmt.Errorf("read the outcome of %s: empty answer", commandID)
+	}
+	o, err := events.DecodeOutcome(body.Message.Data)
+	if err != nil {
+		return events.Outcome{}, false, err
+	}
+	return o, true, nil
+}
+
 // Watch subscribes to the outcome of commandID before the command is sent;
 // call Wait on the result. Close it when done.
 func (r *Results) Watch(commandID string) (*OutcomeWatch, error) {
@@ -75,35 +122,59 @@ type OutcomeWatch struct {
 	sub *nats.Subscription
 }
 
-// Wait returns the outcome from the live subscription and, every second,
-// looks in the stream too: a message missed during a reconnect is still
-// found there.
+// Wait returns the command's stored outcome. The live subscription says
+// when one was published; the outcome returned is read back from the
+// stream's leader, because a subscriber sees an outcome before the stream
+// has stored it, and one the stream then fails to store (it lost its
+// leader) is not the answer: the command is delivered again and decided
+// again, maybe differently. Every second it looks in the stream too: a
+// message missed during a reconnect is still found there.
 func (w *OutcomeWatch) Wait(ctx context.Context) (events.Outcome, error) {
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
 		m, err := w.sub.NextMsgWithContext(pollCtx)
 		cancel()
+		tries := 1
 		if err == nil {
 			// Anything else on the subject is not the service's answer (a
 			// client can have the server reply there): wait on.
-			if o, derr := events.DecodeOutcome(m.Data); derr == nil && o.CommandID == w.id {
-				return o, nil
+			if o, derr := events.DecodeOutcome(m.Data); derr != nil || o.CommandID != w.id {
+				continue
 			}
-			continue
-		}
-		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			tries = 6 // the store may lag the live message by a moment
+		} else if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			return events.Outcome{}, err
 		}
-		getCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		o, gerr := w.r.Get(getCtx, w.id)
-		cancel()
-		if gerr == nil && o.CommandID == w.id {
+		if o, ok := w.stored(ctx, tries); ok {
 			return o, nil
 		}
 		if ctx.Err() != nil {
 			return events.Outcome{}, fmt.Errorf("no outcome for command %s yet: %w", w.id, ctx.Err())
 		}
 	}
+}
+
+// stored looks for the stored outcome up to tries times, 5 ms apart and
+// doubling.
+func (w *OutcomeWatch) stored(ctx context.Context, tries int) (events.Outcome, bool) {
+	pause := 5 * time.Millisecond
+	for i := 0; i < tries; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return events.Outcome{}, false
+			case <-time.After(pause):
+			}
+			pause *= 2
+		}
+		getCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		o, found, err := w.r.Stored(getCtx, w.id)
+		cancel()
+		if err == nil && found && o.CommandID == w.id {
+			return o, true
+		}
+	}
+	return events.Outcome{}, false
 }
 
 // Close ends the subscription.

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
 )
@@ -154,5 +157,65 @@ func TestResultsWaitSkipsForeignMessages(t *testing.T) {
 	got, err := w.Wait(ctx)
 	if err != nil || got != want {
 		t.Fatalf("Wait = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// Stored (read from the stream's leader) tells a command with an outcome
+// from one without, and returns the outcome as stored.
+func TestResultsStored(t *testing.T) {
+	t.Parallel()
+	_, r := newResults(t)
+	ctx := testContext(t)
+	if _, found, err := r.Stored(ctx, "c-none"); err != nil || found {
+		t.Fatalf("Stored before any outcome: found %v, err %v; want not found, no error", found, err)
+	}
+	want := outcome("c-stored")
+	if err := r.Publish(ctx, want); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	got, found, err := r.Stored(ctx, want.CommandID)
+	if err != nil || !found || got != want {
+		t.Fatalf("Stored: got %+v, %v, %v; want %+v, true, nil", got, found, err, want)
+	}
+	if _, _, err := r.Stored(ctx, "bad.id"); err == nil {
+		t.Errorf("Stored with an invalid id: no error")
+	}
+}
+
+// An outcome seen on the subject but never stored (the results stream
+// refused it, as when it loses its leader mid-write) is not the answer:
+// the command comes back and is decided again, so Wait returns the outcome
+// that is stored.
+func TestResultsWaitReturnsTheStoredOutcome(t *testing.T) {
+	t.Parallel()
+	e, r := newResults(t)
+	ctx := testContext(t)
+	want := outcome("c-unstored")
+	w, err := r.Watch(want.CommandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	seen := want
+	seen.Status, seen.EventSeq = events.StatusUnchanged, 7
+	data, err := events.EncodeOutcome(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(events.ResultSubject(want.CommandID))
+	m.Data = data
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "999") // the stream refuses it
+	if err := e.js.Conn().PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		if err := r.Publish(ctx, want); err != nil {
+			t.Error(err)
+		}
+	}()
+	got, err := w.Wait(ctx)
+	if err != nil || got != want {
+		t.Fatalf("Wait = %+v, %v; want the stored %+v", got, err, want)
 	}
 }

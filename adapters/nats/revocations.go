@@ -44,7 +44,11 @@ type Heartbeat struct {
 // bucket on a miss), so applying a batch costs one publish per changed
 // user and one for the checkpoint.
 type RevocationView struct {
-	js          jetstream.JetStream
+	js jetstream.JetStream
+	// pub writes the entries asynchronously. Its writes time out: an ack
+	// lost with a server (a cluster node killed after taking the write)
+	// would otherwise leave Apply waiting forever and the view stuck.
+	pub         jetstream.JetStream
 	kv          jetstream.KeyValue
 	checkpoints jetstream.KeyValue
 	events      *EventStore // rebuilds an entry the bucket holds in a bad shape
@@ -72,11 +76,20 @@ func NewRevocationView(ctx context.Context, js jetstream.JetStream, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
+	pub, err := jetstream.New(js.Conn(), jetstream.WithPublishAsyncTimeout(EntryAckTimeout))
+	if err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &RevocationView{js: js, kv: kv, checkpoints: cps, events: store, log: log, entries: make(map[string]*revocation.Entry)}, nil
+	return &RevocationView{js: js, pub: pub, kv: kv, checkpoints: cps, events: store, log: log, entries: make(map[string]*revocation.Entry)}, nil
 }
+
+// EntryAckTimeout bounds the wait for the acknowledgement of one entry
+// write; a batch with an entry not acknowledged in time fails and is
+// applied again.
+const EntryAckTimeout = 5 * time.Second
 
 // Name is the projection's name.
 func (v *RevocationView) Name() string { return RevocationsProjection }
@@ -155,7 +168,7 @@ func (v *RevocationView) Apply(ctx context.Context, b projections.Batch) error {
 		if err != nil {
 			return err
 		}
-		f, err := v.js.PublishAsync("$KV."+RevocationsBucket+"."+id, data)
+		f, err := v.pub.PublishAsync("$KV."+RevocationsBucket+"."+id, data)
 		if err != nil {
 			return fmt.Errorf("put revocation entry %s: %w", id, err)
 		}

@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
+	"github.com/userlife/userlife/projections"
 	"github.com/userlife/userlife/projections/revocation"
 )
 
@@ -209,5 +212,51 @@ func TestRevocationWatcherKeepsEntryOverForgery(t *testing.T) {
 	w2.Stop()
 	if got := fresh.Check("u-ok", "", now); got != revocation.ReasonDisabled {
 		t.Errorf("new watcher: %v, want %v (fail closed)", got, revocation.ReasonDisabled)
+	}
+}
+
+// A view entry whose acknowledgement never comes (its server died with it,
+// as when a cluster node leading the bucket is killed) must fail the batch,
+// which the projector then retries, instead of blocking the view forever.
+func TestRevocationViewLostAckFailsTheBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	seq := appendOK(t, e.store, "u-a", 0, registered("u-a", "a0", "a@x.com"))
+	view, err := natsadapter.NewRevocationView(ctx, e.js, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := natsadapter.NewProjector(e.js, view, natsadapter.ProjectorConfig{}).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The bucket's stream goes away and something that never answers
+	// listens on its subjects: entry writes get no acknowledgement.
+	if err := e.js.DeleteStream(ctx, "KV_"+natsadapter.RevocationsBucket); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.js.Conn().Subscribe("$KV."+natsadapter.RevocationsBucket+".>", func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := e.js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	ev := event("u-a", "a1", 1, events.UserConfirmed{})
+	ev.Seq = appendOK(t, e.store, "u-a", seq, ev)
+	batch := projections.Batch{{Seq: ev.Seq, Subject: events.EventSubject("u-a", ev.Type), Event: ev}}
+	done := make(chan error, 1)
+	go func() { done <- view.Apply(context.Background(), batch) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Apply succeeded although no entry write was acknowledged")
+		}
+		t.Logf("Apply failed as it should: %v", err)
+	case <-ctx.Done():
+		t.Fatal("Apply is still waiting for an acknowledgement that will never come")
 	}
 }

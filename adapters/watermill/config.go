@@ -23,6 +23,18 @@ type OutcomePublisher interface {
 	Publish(ctx context.Context, o events.Outcome) error
 }
 
+// OutcomeStore is an OutcomePublisher that also reads stored outcomes back.
+// With one, a command delivered again after its outcome was stored (its
+// acknowledgement was lost: the process was killed, the connection or a
+// cluster node dropped) keeps that outcome instead of being decided again
+// on a state that may have changed since; otherwise a disable answered
+// "unchanged" could still disable the user later, after a newer enable.
+type OutcomeStore interface {
+	OutcomePublisher
+	// Stored returns the stored outcome of commandID and whether there is one.
+	Stored(ctx context.Context, commandID string) (events.Outcome, bool, error)
+}
+
 // Config configures the intake. Zero values take the defaults shown.
 type Config struct {
 	// NATSURL and NATSOptions open the connections the intake owns (one

@@ -200,6 +200,9 @@ func (in *Intake) handle(ctx context.Context, cmd events.Command) error {
 	if m.CorrelationID == "" && msg != nil {
 		m.CorrelationID = middleware.MessageCorrelationID(msg)
 	}
+	if answered, err := in.answeredBefore(ctx, msg, m.CommandID); err != nil || answered {
+		return err
+	}
 	out, err := in.cfg.Handler.Handle(ctx, cmd)
 	if err != nil {
 		return err
@@ -212,6 +215,32 @@ func (in *Intake) handle(ctx context.Context, cmd events.Command) error {
 	}
 	in.published(out, takenAt(ctx))
 	return nil
+}
+
+// answeredBefore reports whether a command delivered again already has a
+// stored outcome: its acknowledgement was lost after the outcome was
+// stored. Deciding it again could give another answer on a state changed
+// since (an "unchanged" disable would disable the user after a newer
+// enable), so it is acknowledged as it was answered. A first delivery is
+// not looked up: the cost of a read per command is paid only on
+// redeliveries.
+func (in *Intake) answeredBefore(ctx context.Context, msg *message.Message, commandID string) (bool, error) {
+	store, ok := in.cfg.Outcomes.(OutcomeStore)
+	if !ok || msg == nil {
+		return false, nil
+	}
+	if n, _ := strconv.Atoi(msg.Metadata.Get(mdNumDelivered)); n < 2 {
+		return false, nil
+	}
+	o, found, err := store.Stored(ctx, commandID)
+	if err != nil {
+		return false, fmt.Errorf("read the stored outcome of a redelivered command: %w", err)
+	}
+	if found {
+		in.log.Debug("command delivered again after it was answered; acknowledged with its stored outcome",
+			"command", o.Command, "command_id", commandID, "status", o.Status, "stream_seq", o.EventSeq)
+	}
+	return found, nil
 }
 
 // takenKey holds, in a message's context, when finalize first saw it.
