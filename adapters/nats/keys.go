@@ -2,7 +2,6 @@ package nats
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -137,47 +136,18 @@ func (v *KeyVault) Open(ctx context.Context, e events.Event) (events.Event, erro
 	return e.Open(key)
 }
 
-// OpenHistory returns audit rows with their sealed fields readable: a
-// UserRegistered row's data shows the email, or events.Erased once the
-// user's key is destroyed. Rows without sealed fields are left alone.
+// OpenHistory returns audit rows with their sealed fields readable, as
+// the audit log opens them: a UserRegistered row's data shows the email,
+// or events.Erased once the user's key is destroyed.
 func (v *KeyVault) OpenHistory(ctx context.Context, rows []projections.AuditEvent) ([]projections.AuditEvent, error) {
-	keys := map[string][]byte{}
-	cloned := false
-	for i, r := range rows {
-		if r.Type != events.TypeUserRegistered {
-			continue
-		}
-		var d events.UserRegistered
-		if err := json.Unmarshal(r.Data, &d); err != nil || d.EmailSealed == "" {
-			continue
-		}
-		key, seen := keys[r.UserID]
-		if !seen {
-			var err error
-			if key, err = v.Key(ctx, r.UserID); err != nil {
-				return nil, err
-			}
-			keys[r.UserID] = key
-		}
-		email := events.Erased
-		if key != nil {
-			var err error
-			if email, err = events.OpenField(key, r.UserID, "email", d.EmailSealed); err != nil {
-				email = "[unreadable: " + err.Error() + "]"
-			}
-		}
-		data, err := json.Marshal(struct {
-			Email string `json:"email"`
-		}{email})
-		if err != nil {
+	o := &opener{vault: v, keys: map[string][]byte{}}
+	out := slices.Clone(rows)
+	for i := range out {
+		if err := o.row(ctx, &out[i]); err != nil {
 			return nil, err
 		}
-		if !cloned {
-			rows, cloned = slices.Clone(rows), true
-		}
-		rows[i].Data = data
 	}
-	return rows, nil
+	return out, nil
 }
 
 // OpeningQueries answers History with sealed fields opened (OpenHistory);
