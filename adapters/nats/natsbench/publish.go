@@ -3,12 +3,8 @@ package natsbench
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,50 +22,29 @@ type PublishFunc func(ctx context.Context, user string, last uint64, op int) (ui
 // each user's last sequence as the expected one.
 func RunPublishers(ctx context.Context, load Load, users int, publish PublishFunc) (Result, error) {
 	inflight := load.inflight()
-	var (
-		next      atomic.Int64
-		wg        sync.WaitGroup
-		failed    atomic.Pointer[error]
-		latencies = make([][]time.Duration, inflight)
-	)
-	start := time.Now()
-	for g := range inflight {
-		wg.Go(func() {
-			var ids []string
-			for u := g; u < max(users, inflight); u += inflight {
-				ids = append(ids, fmt.Sprintf("u-%05d", u))
-			}
-			last := make([]uint64, len(ids))
-			lat := make([]time.Duration, 0, load.Count/inflight+1)
-			for k := 0; ; k++ {
-				op := int(next.Add(1)) - 1
-				if op >= load.Count || failed.Load() != nil || load.over(start) || ctx.Err() != nil {
-					break
-				}
-				i := k % len(ids)
-				t0 := time.Now()
-				seq, err := publish(ctx, ids[i], last[i], op)
-				lat = append(lat, time.Since(t0))
-				if err != nil {
-					err = fmt.Errorf("publish to %s expecting %d: %w", ids[i], last[i], err)
-					failed.CompareAndSwap(nil, &err)
-					break
-				}
-				last[i] = seq
-			}
-			latencies[g] = lat
-		})
+	type owned struct {
+		ids  []string
+		last []uint64
+		k    int
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if err := failed.Load(); err != nil {
-		return Result{}, *err
+	state := make([]owned, inflight)
+	for g := range state {
+		for u := g; u < max(users, inflight); u += inflight {
+			state[g].ids = append(state[g].ids, fmt.Sprintf("u-%05d", u))
+		}
+		state[g].last = make([]uint64, len(state[g].ids))
 	}
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
-	lat := slices.Concat(latencies...)
-	return newResult(len(lat), elapsed, lat), nil
+	return Run(ctx, load, func(ctx context.Context, g, op int) error {
+		s := &state[g]
+		i := s.k % len(s.ids)
+		s.k++
+		seq, err := publish(ctx, s.ids[i], s.last[i], op)
+		if err != nil {
+			return fmt.Errorf("publish to %s expecting %d: %w", s.ids[i], s.last[i], err)
+		}
+		s.last[i] = seq
+		return nil
+	})
 }
 
 // rawBody is a SessionsRevoked envelope of the size the service writes.
