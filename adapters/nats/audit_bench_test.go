@@ -106,16 +106,16 @@ func BenchmarkAudit(b *testing.B) {
 	n := auditBenchEvents(b)
 	_, js := natstest.Provisioned(b)
 	seeded := time.Now()
-	publishEvents(b, js, lives(n))
+	natstest.PublishEvents(b, js, lives(n))
 	for u := range n / 5 { // every user's data key, as the key vault stores it
 		if _, err := js.PublishAsync(natsadapter.KeysSubject(fmt.Sprintf("user-%d", u)), benchKey); err != nil {
 			b.Fatal(err)
 		}
 		if u%1000 == 999 {
-			waitPublished(b, js)
+			natstest.WaitPublished(b, js)
 		}
 	}
-	waitPublished(b, js)
+	natstest.WaitPublished(b, js)
 	b.Logf("seeded %d events and %d data keys in %s", n, n/5, time.Since(seeded).Round(time.Millisecond))
 	l := natsadapter.NewAuditLog(js, natsadapter.AuditConfig{})
 	ctx := context.Background()

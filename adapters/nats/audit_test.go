@@ -10,40 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/adapters/nats/natstest"
 	"github.com/userlife/userlife/events"
 	"github.com/userlife/userlife/projections"
 )
-
-// publishEvents appends evs straight to the stream, asynchronously, and
-// waits for every acknowledgement.
-func publishEvents(t testing.TB, js jetstream.JetStream, evs []events.Event) {
-	t.Helper()
-	for i, e := range evs {
-		data, err := events.Encode(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := js.PublishAsync(events.EventSubject(e.UserID, e.Type), data); err != nil {
-			t.Fatal(err)
-		}
-		if i%1_000 == 999 {
-			waitPublished(t, js)
-		}
-	}
-	waitPublished(t, js)
-}
-
-func waitPublished(t testing.TB, js jetstream.JetStream) {
-	t.Helper()
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(60 * time.Second):
-		t.Fatal("async publishes not acknowledged within 60s")
-	}
-}
 
 // manyUsers makes a log of n events over users users by three actors, every
 // type represented, occurred_at a little after now and increasing (as the
@@ -99,7 +70,7 @@ func TestAuditFilters(t *testing.T) {
 	e := newEnv(t)
 	rng := rand.New(rand.NewPCG(6, 1))
 	evs := manyUsers(rng, 120, 3000)
-	publishEvents(t, e.js, evs)
+	natstest.PublishEvents(t, e.js, evs)
 	var last natsadapter.ScanProgress
 	l := natsadapter.NewAuditLog(e.js, natsadapter.AuditConfig{Progress: func(p natsadapter.ScanProgress) { last = p }})
 
@@ -170,11 +141,11 @@ func TestAuditIterator(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	evs := manyUsers(rand.New(rand.NewPCG(1, 2)), 5, 20)
-	publishEvents(t, e.js, evs[:10])
+	natstest.PublishEvents(t, e.js, evs[:10])
 	if _, err := e.js.Publish(testContext(t), events.EventSubjectPrefix+"u-001.UserDisabled", []byte("{oops")); err != nil {
 		t.Fatal(err)
 	}
-	publishEvents(t, e.js, evs[10:])
+	natstest.PublishEvents(t, e.js, evs[10:])
 	l := natsadapter.NewAuditLog(e.js, natsadapter.AuditConfig{})
 	n := 0
 	for r, err := range l.Records(testContext(t), projections.AuditQuery{}) {
@@ -220,7 +191,7 @@ func TestAuditLongUserHistory(t *testing.T) {
 		}
 		evs = append(evs, events.Event{ID: fmt.Sprint(i), Type: p.EventType(), UserID: u, OccurredAt: at, Actor: "a", CommandID: fmt.Sprint(i), Data: p})
 	}
-	publishEvents(t, e.js, evs)
+	natstest.PublishEvents(t, e.js, evs)
 	l := natsadapter.NewAuditLog(e.js, natsadapter.AuditConfig{})
 	var want []uint64
 	for i, ev := range evs {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/adapters/nats/natstest"
 	"github.com/userlife/userlife/events"
 )
 
@@ -36,7 +37,7 @@ func TestExportRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	publishEvents(t, e.js, evs[20:])
+	natstest.PublishEvents(t, e.js, evs[20:])
 	total := 20 + len(odd) + 20
 
 	l := natsadapter.NewAuditLog(e.js, natsadapter.AuditConfig{})

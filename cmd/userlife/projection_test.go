@@ -45,36 +45,6 @@ func lifecycle(users int) []events.Event {
 	return out
 }
 
-// publishRaw appends events straight to the stream, asynchronously: a fast
-// way to make a long history.
-func publishRaw(t testing.TB, js jetstream.JetStream, evs []events.Event) {
-	t.Helper()
-	for i, e := range evs {
-		data, err := events.Encode(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := js.PublishAsync(events.EventSubject(e.UserID, e.Type), data); err != nil {
-			t.Fatal(err)
-		}
-		if i%1_000 == 999 {
-			// Stay well under the client's limit of outstanding async
-			// publishes (4,000), which a reconnect would otherwise hit.
-			waitAsync(t, js)
-		}
-	}
-	waitAsync(t, js)
-}
-
-func waitAsync(t testing.TB, js jetstream.JetStream) {
-	t.Helper()
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(60 * time.Second):
-		t.Fatal("async publishes not acknowledged within 60s")
-	}
-}
-
 // pgStore opens a migrated store on a fresh database and returns its DSN.
 func pgStore(t *testing.T) (*postgres.Store, string) { return pgStoreB(t) }
 
@@ -124,7 +94,7 @@ func requireVerified(t *testing.T, js jetstream.JetStream, q projections.Queries
 func TestProjectorSurvivesTerminatedConnections(t *testing.T) {
 	t.Parallel()
 	_, js := natstest.Provisioned(t)
-	publishRaw(t, js, lifecycle(20_000))
+	natstest.PublishEvents(t, js, lifecycle(20_000))
 	st, dsn := pgStore(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -184,7 +154,7 @@ func TestPoisonEventsAreRecordedAndVerified(t *testing.T) {
 	_, js := natstest.Provisioned(t)
 	ctx := context.Background()
 	evs := lifecycle(10)
-	publishRaw(t, js, evs[:20])
+	natstest.PublishEvents(t, js, evs[:20])
 	if _, err := js.Publish(ctx, "userlife.events.user-1.UserConfirmed", []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +162,7 @@ func TestPoisonEventsAreRecordedAndVerified(t *testing.T) {
 		[]byte(`{"id":"x","type":"UserFrobnicated","user_id":"user-2","occurred_at":"2026-05-01T12:00:00Z","actor":"a","command_id":"c","data":{}}`)); err != nil {
 		t.Fatal(err)
 	}
-	publishRaw(t, js, evs[20:])
+	natstest.PublishEvents(t, js, evs[20:])
 	st, _ := pgStore(t)
 	catchUpAll(ctx, t, js, st.Users(), st.Audit())
 	rep := requireVerified(t, js, st)

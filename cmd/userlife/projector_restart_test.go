@@ -30,7 +30,7 @@ func TestProjectorSurvivesNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := lifecycle(2000)
-	publishRaw(t, js, evs[:5000])
+	natstest.PublishEvents(t, js, evs[:5000])
 
 	m := memory.New()
 	pr := natsadapter.NewProjectors(js, []projections.Projection{m.Users(), m.Audit()},
@@ -56,7 +56,7 @@ func TestProjectorSurvivesNATSRestart(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	publishRaw(t, js, evs[5000:])
+	natstest.PublishEvents(t, js, evs[5000:])
 	for pr.Position() < uint64(len(evs)) {
 		select {
 		case <-ctx.Done():

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	natsadapter "github.com/userlife/userlife/adapters/nats"
+	"github.com/userlife/userlife/events"
 )
 
 // Server starts an embedded server that is shut down when the test ends.
@@ -78,4 +79,36 @@ func ProvisionedWith(t testing.TB, cfg natsadapter.ServerConfig) (string, jetstr
 		t.Fatalf("provision: %v", err)
 	}
 	return s.ClientURL(), js
+}
+
+// PublishEvents appends evs straight to the event stream, asynchronously
+// (a fast way to make a long history), and waits for every
+// acknowledgement.
+func PublishEvents(t testing.TB, js jetstream.JetStream, evs []events.Event) {
+	t.Helper()
+	for i, e := range evs {
+		data, err := events.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.PublishAsync(events.EventSubject(e.UserID, e.Type), data); err != nil {
+			t.Fatal(err)
+		}
+		if i%1_000 == 999 {
+			// Stay well under the client's limit of outstanding async
+			// publishes (4,000), which a reconnect would otherwise hit.
+			WaitPublished(t, js)
+		}
+	}
+	WaitPublished(t, js)
+}
+
+// WaitPublished waits until every asynchronous publish on js is acknowledged.
+func WaitPublished(t testing.TB, js jetstream.JetStream) {
+	t.Helper()
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(60 * time.Second):
+		t.Fatal("async publishes not acknowledged within 60s")
+	}
 }
