@@ -173,6 +173,9 @@ func TestDestroyedKeyIsNotOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if again, err := keys.SealingKey(ctx, "u-disk"); err != nil || !bytes.Equal(again, key) {
+		t.Fatalf("SealingKey again = %x, %v; want the user's existing key", again, err)
+	}
 	onDisk := func(b []byte) bool {
 		t.Helper()
 		files, err := filepath.Glob(filepath.Join(dir, "jetstream", "*", "streams", natsadapter.KeysStream, "msgs", "*.blk"))

@@ -42,13 +42,11 @@ func NewKeyVault(ctx context.Context, js jetstream.JetStream) (*KeyVault, error)
 	return &KeyVault{js: js, stream: s}, nil
 }
 
-// SealingKey returns the user's data key, creating it on first use.
+// SealingKey returns the user's data key, creating it on first use. It
+// tries to create the key first (a registration's usual case: one round
+// trip) and reads the existing one when the user already has a key.
 func (v *KeyVault) SealingKey(ctx context.Context, userID string) ([]byte, error) {
 	for range 3 {
-		key, err := v.Key(ctx, userID)
-		if err != nil || key != nil {
-			return key, err
-		}
 		fresh, err := events.NewDataKey()
 		if err != nil {
 			return nil, err
@@ -63,7 +61,12 @@ func (v *KeyVault) SealingKey(ctx context.Context, userID string) ([]byte, error
 		if !isConflict(err) {
 			return nil, fmt.Errorf("create data key of user %s: %w", userID, err)
 		}
-		// Another writer created it first: read theirs.
+		// The user has a key (an earlier attempt, or another writer).
+		key, err := v.Key(ctx, userID)
+		if err != nil || key != nil {
+			return key, err
+		}
+		// Destroyed meanwhile: try again.
 	}
 	return nil, fmt.Errorf("create data key of user %s: lost the race three times", userID)
 }

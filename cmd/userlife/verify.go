@@ -62,6 +62,10 @@ func verifyStore(ctx context.Context, js jetstream.JetStream, got projections.Qu
 	users := &foldProjection{name: projections.Users, users: projections.NewUsersTable()}
 	audit := &foldProjection{name: projections.Audit, audit: &projections.AuditLog{}}
 	var rep verifyReport
+	keys, err := natsadapter.NewKeyVault(ctx, js)
+	if err != nil {
+		return rep, err
+	}
 	for attempt := 1; ; attempt++ {
 		pos, err := got.Positions(ctx)
 		if err != nil {
@@ -76,10 +80,6 @@ func verifyStore(ctx context.Context, js jetstream.JetStream, got projections.Qu
 			if err := pr.CatchUpTo(ctx, pos[f.name]); err != nil {
 				return rep, err
 			}
-		}
-		keys, err := natsadapter.NewKeyVault(ctx, js)
-		if err != nil {
-			return rep, err
 		}
 		diffs, failures, err := compareStore(ctx, users.users, audit.audit, natsadapter.OpeningQueries(got, keys), keys)
 		if err != nil {
