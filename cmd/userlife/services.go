@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v3"
 
 	natsadapter "github.com/userlife/userlife/adapters/nats"
@@ -24,15 +23,11 @@ func servicesCommand() *cli.Command {
 		return func(ctx context.Context, cmd *cli.Command) error {
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			nc, err := connectCLI(cmd, "is `userlife serve` running? set --nats or USERLIFE_NATS")
+			js, done, err := connectJS(ctx, cmd)
 			if err != nil {
 				return err
 			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return cli.Exit(err.Error(), exitError)
-			}
+			defer done()
 			ds, err := natsadapter.NewDataServices(ctx, js)
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("%v (has `userlife serve` provisioned this NATS server?)", err), exitError)
