@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+	"unsafe"
 )
 
 // Event is one decoded lifecycle event: the envelope plus its typed payload.
@@ -26,19 +28,6 @@ type Event struct {
 	Seq uint64
 }
 
-// envelope is the JSON wire form. Field order here is the order on the wire.
-type envelope struct {
-	ID            string          `json:"id"`
-	Type          Type            `json:"type"`
-	UserID        string          `json:"user_id"`
-	OccurredAt    time.Time       `json:"occurred_at"`
-	Actor         string          `json:"actor"`
-	Reason        string          `json:"reason,omitempty"`
-	CommandID     string          `json:"command_id"`
-	CorrelationID string          `json:"correlation_id,omitempty"`
-	Data          json.RawMessage `json:"data"`
-}
-
 // Errors returned by Decode. Match them with errors.Is.
 var (
 	ErrMalformedEvent   = errors.New("malformed event")
@@ -57,7 +46,7 @@ func Encode(e Event) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s payload: %w", e.Type, err)
 	}
-	return json.Marshal(envelope{
+	return json.Marshal(RawEnvelope{
 		ID: e.ID, Type: e.Type, UserID: e.UserID, OccurredAt: e.OccurredAt.UTC(),
 		Actor: e.Actor, Reason: e.Reason, CommandID: e.CommandID,
 		CorrelationID: e.CorrelationID, Data: data,
@@ -67,11 +56,22 @@ func Encode(e Event) ([]byte, error) {
 // Decode reads a JSON envelope. Unknown envelope or payload fields are
 // ignored (the contract only ever adds fields); an unknown type is
 // ErrUnknownEventType, anything unreadable ErrMalformedEvent. Times come
-// back in UTC.
-func Decode(b []byte) (Event, error) {
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformedEvent, err)
+// back in UTC. The event shares no memory with b.
+func Decode(b []byte) (Event, error) { return decode(b, true) }
+
+// decode is Decode; fast=false takes encoding/json for all of it, the
+// reference the reflection-free readers are checked against.
+func decode(b []byte, fast bool) (Event, error) {
+	// One copy of the body, which the event's strings then share.
+	own := string(b)
+	ob := unsafe.Slice(unsafe.StringData(own), len(own))
+	var env RawEnvelope
+	if !fast || !readEnvelopeFast(ob, own, &env) {
+		fast = false
+		env = RawEnvelope{}
+		if err := json.Unmarshal(b, &env); err != nil {
+			return Event{}, fmt.Errorf("%w: %v", ErrMalformedEvent, err)
+		}
 	}
 	if env.Type == "" {
 		return Event{}, fmt.Errorf("%w: no type", ErrMalformedEvent)
@@ -79,21 +79,30 @@ func Decode(b []byte) (Event, error) {
 	if !ValidID(env.UserID) {
 		return Event{}, fmt.Errorf("%w: invalid user_id %q", ErrMalformedEvent, env.UserID)
 	}
-	p := newPayload(env.Type)
-	if p == nil {
+	if !slices.Contains(knownTypes, env.Type) {
 		return Event{}, fmt.Errorf("%w: %q", ErrUnknownEventType, env.Type)
 	}
 	data := bytes.TrimSpace(env.Data)
 	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
 		return Event{}, fmt.Errorf("%w: %s has no data", ErrMalformedEvent, env.Type)
 	}
-	if err := json.Unmarshal(data, p); err != nil {
-		return Event{}, fmt.Errorf("%w: %s data: %v", ErrMalformedEvent, env.Type, err)
+	var payload Payload
+	ok := false
+	if fast {
+		// data is a slice of own: its string view is own's memory too.
+		payload, ok = readPayloadFast(env.Type, data, unsafe.String(&data[0], len(data)))
+	}
+	if !ok {
+		p := newPayload(env.Type)
+		if err := json.Unmarshal(data, p); err != nil {
+			return Event{}, fmt.Errorf("%w: %s data: %v", ErrMalformedEvent, env.Type, err)
+		}
+		payload = deref(p)
 	}
 	e := Event{
 		ID: env.ID, Type: env.Type, UserID: env.UserID, OccurredAt: env.OccurredAt.UTC(),
 		Actor: env.Actor, Reason: env.Reason, CommandID: env.CommandID,
-		CorrelationID: env.CorrelationID, Data: utcPayload(deref(p)),
+		CorrelationID: env.CorrelationID, Data: utcPayload(payload),
 	}
 	// Times are written in UTC. An offset can carry an instant whose UTC
 	// year is outside RFC 3339's 0000-9999 (e.g. 9999-12-31T23:00:00-05:00):

@@ -30,6 +30,8 @@ func Types() []Type {
 	}
 }
 
+var knownTypes = Types()
+
 // OncePerUser reports whether a user can have at most one event of type t:
 // a user is registered once, confirmed once (only a pending user can be, and
 // nobody returns to pending) and deleted once (deleted is terminal).

@@ -13,25 +13,11 @@ import (
 	"github.com/userlife/userlife/projections"
 )
 
-// envelopeRow is the envelope with its payload left undecoded: enough for
-// an audit row, whatever the event type.
-type envelopeRow struct {
-	ID            string          `json:"id"`
-	Type          events.Type     `json:"type"`
-	UserID        string          `json:"user_id"`
-	OccurredAt    time.Time       `json:"occurred_at"`
-	Actor         string          `json:"actor"`
-	Reason        string          `json:"reason"`
-	CommandID     string          `json:"command_id"`
-	CorrelationID string          `json:"correlation_id"`
-	Data          json.RawMessage `json:"data"`
-}
-
 // AuditRow reads the record's envelope into an audit row; the payload is
 // kept as stored, so events of types this build does not know are rows too.
 func (r Record) AuditRow() (projections.AuditEvent, error) {
-	var env envelopeRow
-	if err := readEnvelope(r.Data, &env); err != nil {
+	var env events.RawEnvelope
+	if err := events.ReadEnvelope(r.Data, &env); err != nil {
 		return projections.AuditEvent{}, fmt.Errorf("seq %d (%s): %w: %v", r.Seq, r.Subject, events.ErrMalformedEvent, err)
 	}
 	if env.Type == "" || env.UserID == "" {
