@@ -42,15 +42,27 @@ func Encode(e Event) ([]byte, error) {
 	if e.Data.EventType() != e.Type {
 		return nil, fmt.Errorf("event type %s carries a %s payload", e.Type, e.Data.EventType())
 	}
-	data, err := json.Marshal(utcPayload(e.Data))
-	if err != nil {
-		return nil, fmt.Errorf("encode %s payload: %w", e.Type, err)
-	}
-	return json.Marshal(RawEnvelope{
+	p := utcPayload(e.Data)
+	env := RawEnvelope{
 		ID: e.ID, Type: e.Type, UserID: e.UserID, OccurredAt: e.OccurredAt.UTC(),
 		Actor: e.Actor, Reason: e.Reason, CommandID: e.CommandID,
-		CorrelationID: e.CorrelationID, Data: data,
-	})
+		CorrelationID: e.CorrelationID,
+	}
+	if b, ok := appendEvent(make([]byte, 0, 384), env, p); ok {
+		return b, nil
+	}
+	return encodeJSON(env, p)
+}
+
+// encodeJSON is Encode by encoding/json alone: the reference the direct
+// writer is checked against.
+func encodeJSON(env RawEnvelope, p Payload) ([]byte, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s payload: %w", env.Type, err)
+	}
+	env.Data = data
+	return json.Marshal(env)
 }
 
 // Decode reads a JSON envelope. Unknown envelope or payload fields are

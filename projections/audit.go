@@ -33,7 +33,7 @@ var auditReducers = func() map[events.Type]func(events.Event) (AuditEvent, error
 }()
 
 func auditRow(e events.Event) (AuditEvent, error) {
-	data, err := json.Marshal(e.Data)
+	data, err := events.MarshalPayload(e.Data)
 	if err != nil {
 		return AuditEvent{}, fmt.Errorf("audit: encode %s data: %w", e.Type, err)
 	}
