@@ -136,14 +136,24 @@ func (l *AuditLog) clientFilter(q projections.AuditQuery) func(Record) bool {
 		return nil
 	}
 	return func(r Record) bool {
-		var h envelopeHead
-		if json.Unmarshal(r.Data, &h) != nil {
-			return false
-		}
-		return (q.Actor == "" || h.Actor == q.Actor) &&
+		h, ok := readHead(r.Data)
+		return ok && (q.Actor == "" || h.Actor == q.Actor) &&
 			(q.Since.IsZero() || !h.OccurredAt.Before(q.Since)) &&
 			(q.Until.IsZero() || !h.OccurredAt.After(q.Until))
 	}
+}
+
+// readHead reads the envelope's head: through the reflection-free reader
+// when the whole envelope reads (the common case), else through
+// encoding/json, which reads the head of envelopes whose other fields it
+// cannot.
+func readHead(data []byte) (envelopeHead, bool) {
+	var env events.RawEnvelope
+	if events.ReadEnvelope(data, &env) == nil {
+		return envelopeHead{OccurredAt: env.OccurredAt, Actor: env.Actor}, true
+	}
+	var h envelopeHead
+	return h, json.Unmarshal(data, &h) == nil
 }
 
 // envelopeHead is the part of the envelope the client-side filters read.

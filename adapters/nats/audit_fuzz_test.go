@@ -39,3 +39,26 @@ func FuzzSealedEmail(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadHead: the audit filters read an envelope's time and actor
+// exactly as encoding/json does, and refuse what it refuses.
+func FuzzReadHead(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"e1","type":"UserDisabled","user_id":"u1","occurred_at":"2026-05-01T12:00:00Z","actor":"ann","data":{}}`,
+		`{"id":5,"occurred_at":"2026-05-01T12:00:00+02:00","actor":"ann"}`, `{"Actor":"x","actor":"y"}`,
+		`{"actor":null}`, `{"occurred_at":"yesterday"}`, `{"actor":"a\u0062"}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want envelopeHead
+		werr := json.Unmarshal(b, &want)
+		got, ok := readHead(b)
+		if ok != (werr == nil) {
+			t.Fatalf("%q: readHead ok=%v, encoding/json error %v", b, ok, werr)
+		}
+		if ok && (got.Actor != want.Actor || !got.OccurredAt.Equal(want.OccurredAt)) {
+			t.Fatalf("%q: readHead %+v, encoding/json %+v", b, got, want)
+		}
+	})
+}
