@@ -71,6 +71,21 @@ type Record struct {
 	Header  nats.Header
 	UserID  string
 	Type    events.Type
+
+	env *events.RawEnvelope // the envelope, once a filter has read it
+}
+
+// envelope reads r's envelope, once: a scan's filters and its rows share
+// the reading.
+func (r *Record) envelope() (*events.RawEnvelope, error) {
+	if r.env == nil {
+		var env events.RawEnvelope
+		if err := events.ReadEnvelope(r.Data, &env); err != nil {
+			return nil, err
+		}
+		r.env = &env
+	}
+	return r.env, nil
 }
 
 // AuditLog reads the event stream for audits, exports and past states:
@@ -131,12 +146,12 @@ func (l *AuditLog) Scan(ctx context.Context, q projections.AuditQuery, fn func(R
 }
 
 // clientFilter returns the part of q the server cannot check, or nil.
-func (l *AuditLog) clientFilter(q projections.AuditQuery) func(Record) bool {
+func (l *AuditLog) clientFilter(q projections.AuditQuery) func(*Record) bool {
 	if q.Actor == "" && q.Since.IsZero() && q.Until.IsZero() {
 		return nil
 	}
-	return func(r Record) bool {
-		h, ok := readHead(r.Data)
+	return func(r *Record) bool {
+		h, ok := readHead(r)
 		return ok && (q.Actor == "" || h.Actor == q.Actor) &&
 			(q.Since.IsZero() || !h.OccurredAt.Before(q.Since)) &&
 			(q.Until.IsZero() || !h.OccurredAt.After(q.Until))
@@ -147,13 +162,12 @@ func (l *AuditLog) clientFilter(q projections.AuditQuery) func(Record) bool {
 // when the whole envelope reads (the common case), else through
 // encoding/json, which reads the head of envelopes whose other fields it
 // cannot.
-func readHead(data []byte) (envelopeHead, bool) {
-	var env events.RawEnvelope
-	if events.ReadEnvelope(data, &env) == nil {
+func readHead(r *Record) (envelopeHead, bool) {
+	if env, err := r.envelope(); err == nil {
 		return envelopeHead{OccurredAt: env.OccurredAt, Actor: env.Actor}, true
 	}
 	var h envelopeHead
-	return h, json.Unmarshal(data, &h) == nil
+	return h, json.Unmarshal(r.Data, &h) == nil
 }
 
 // envelopeHead is the part of the envelope the client-side filters read.
@@ -184,7 +198,7 @@ type streamScan struct {
 
 // scanStream reads the stream with an ordered consumer from the start the
 // scan asks for to the stream's last sequence at the beginning.
-func (l *AuditLog) scanStream(ctx context.Context, sc streamScan, match func(Record) bool, fn func(Record) error) error {
+func (l *AuditLog) scanStream(ctx context.Context, sc streamScan, match func(*Record) bool, fn func(Record) error) error {
 	s, err := l.js.Stream(ctx, EventsStream)
 	if err != nil {
 		return fmt.Errorf("open stream %s: %w", EventsStream, err)
@@ -263,7 +277,7 @@ func (l *AuditLog) scanStream(ctx context.Context, sc streamScan, match func(Rec
 		prog.Scanned++
 		r := Record{Seq: seq, Subject: m.Subject(), Stored: md.Timestamp, Data: m.Data(), Header: m.Headers()}
 		r.UserID, r.Type, _ = events.ParseEventSubject(r.Subject)
-		if match == nil || match(r) {
+		if match == nil || match(&r) {
 			prog.Matched++
 			if err := fn(r); err != nil {
 				return err

@@ -53,7 +53,7 @@ func FuzzReadHead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var want envelopeHead
 		werr := json.Unmarshal(b, &want)
-		got, ok := readHead(b)
+		got, ok := readHead(&Record{Data: b})
 		if ok != (werr == nil) {
 			t.Fatalf("%q: readHead ok=%v, encoding/json error %v", b, ok, werr)
 		}

@@ -16,8 +16,8 @@ import (
 // AuditRow reads the record's envelope into an audit row; the payload is
 // kept as stored, so events of types this build does not know are rows too.
 func (r Record) AuditRow() (projections.AuditEvent, error) {
-	var env events.RawEnvelope
-	if err := events.ReadEnvelope(r.Data, &env); err != nil {
+	env, err := r.envelope()
+	if err != nil {
 		return projections.AuditEvent{}, fmt.Errorf("seq %d (%s): %w: %v", r.Seq, r.Subject, events.ErrMalformedEvent, err)
 	}
 	if env.Type == "" || env.UserID == "" {

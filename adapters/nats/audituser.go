@@ -22,7 +22,7 @@ import (
 // scanUser reads one user's events with direct gets and the stream's
 // subject counts, both answered from the server's per-subject index. No
 // consumer is created.
-func (l *AuditLog) scanUser(ctx context.Context, q projections.AuditQuery, match func(Record) bool, fn func(Record) error) error {
+func (l *AuditLog) scanUser(ctx context.Context, q projections.AuditQuery, match func(*Record) bool, fn func(Record) error) error {
 	recs, err := l.userRecords(ctx, q.UserID, q.Types)
 	if err != nil {
 		return err
@@ -31,7 +31,7 @@ func (l *AuditLog) scanUser(ctx context.Context, q projections.AuditQuery, match
 	began := time.Now()
 	for _, r := range recs {
 		prog.Scanned++
-		if match == nil || match(r) {
+		if match == nil || match(&r) {
 			prog.Matched++
 			if err := fn(r); err != nil {
 				return err
