@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
+	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/events"
 )
 
@@ -43,12 +44,27 @@ func Lifecycle(users, i int) events.Event {
 
 // PublishLifecycles appends users × LifecycleSteps events straight to the
 // event stream with asynchronous publishes (no concurrency headers): a fast
-// way to make a long history. progress, if not nil, is called with the
-// count published every 100,000 events.
+// way to make a long history. As the service does, it gives every user a
+// data key on the keys stream and stores the registration's email sealed
+// with it, so replays and audits of this history open every email.
+// progress, if not nil, is called with the count published every 100,000
+// events.
 func PublishLifecycles(ctx context.Context, js jetstream.JetStream, users int, progress func(done int)) error {
 	n := users * LifecycleSteps
 	for i := range n {
 		e := Lifecycle(users, i)
+		if _, ok := e.Data.(events.UserRegistered); ok {
+			key, err := events.NewDataKey()
+			if err == nil {
+				e, err = e.Seal(key)
+			}
+			if err != nil {
+				return fmt.Errorf("seal event %d: %w", i+1, err)
+			}
+			if _, err := js.PublishAsync(natsadapter.KeysSubject(e.UserID), key); err != nil {
+				return fmt.Errorf("publish data key of %s: %w", e.UserID, err)
+			}
+		}
 		data, err := events.Encode(e)
 		if err != nil {
 			return err
