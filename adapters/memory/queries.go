@@ -58,10 +58,11 @@ func (s *Store) GetUser(_ context.Context, id string) (projections.User, error) 
 func (s *Store) History(_ context.Context, userID string) ([]projections.AuditEvent, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	idx := s.history[userID]
-	out := make([]projections.AuditEvent, len(idx))
-	for i, j := range idx {
-		out[i] = s.audit.Rows[j]
+	out := slices.Clone(s.history[userID])
+	if out == nil {
+		out = []projections.AuditEvent{}
+	}
+	for i := range out {
 		out[i].Data = bytes.Clone(out[i].Data)
 	}
 	return out, nil

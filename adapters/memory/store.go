@@ -9,9 +9,10 @@ import (
 	"github.com/userlife/userlife/projections"
 )
 
-// Store keeps the users and audit projections in memory. The rows are the
-// reference folds of the projections package (UsersTable, AuditLog), so
-// the memory store is that fold plus a lock, an index and the queries.
+// Store keeps the users and audit projections in memory. The rows come
+// from the reference folds of the projections package (UsersTable,
+// AuditLog), so the memory store is that fold plus a lock, the audit rows
+// kept by user, and the queries.
 type Store struct {
 	now func() time.Time
 
@@ -20,7 +21,7 @@ type Store struct {
 	mu      sync.RWMutex
 	users   *projections.UsersTable
 	audit   *projections.AuditLog
-	history map[string][]int // user id → indexes of its rows in audit.Rows
+	history map[string][]projections.AuditEvent // user id → its audit rows, in stream order
 }
 
 // New returns empty stores.
@@ -48,7 +49,7 @@ func (s *Store) Reset() {
 func (s *Store) reset() {
 	s.users = projections.NewUsersTable()
 	s.audit = &projections.AuditLog{}
-	s.history = make(map[string][]int)
+	s.history = make(map[string][]projections.AuditEvent)
 }
 
 // Users is the users projection.
@@ -112,14 +113,17 @@ func (p auditProjection) Apply(ctx context.Context, b projections.Batch) error {
 	if err != nil || len(rest) == 0 {
 		return err
 	}
-	now, failed, rows := s.now(), len(s.audit.Failures), len(s.audit.Rows)
+	now, failed := s.now(), len(s.audit.Failures)
 	for _, m := range rest {
 		s.audit.Apply(m, now)
 	}
-	for i := rows; i < len(s.audit.Rows); i++ {
-		id := s.audit.Rows[i].UserID
-		s.history[id] = append(s.history[id], i)
+	// The fold's rows move to their users' histories: one log-long slice
+	// would be copied again at every growth.
+	for _, r := range s.audit.Rows {
+		s.history[r.UserID] = append(s.history[r.UserID], r)
 	}
+	clear(s.audit.Rows)
+	s.audit.Rows = s.audit.Rows[:0]
 	ownData(s.audit.Failures[failed:])
 	return nil
 }
