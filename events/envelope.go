@@ -69,14 +69,24 @@ func encodeJSON(env RawEnvelope, p Payload) ([]byte, error) {
 // ignored (the contract only ever adds fields); an unknown type is
 // ErrUnknownEventType, anything unreadable ErrMalformedEvent. Times come
 // back in UTC. The event shares no memory with b.
-func Decode(b []byte) (Event, error) { return decode(b, true) }
+func Decode(b []byte) (Event, error) { return decode(string(b), true) }
 
-// decode is Decode; fast=false takes encoding/json for all of it, the
-// reference the reflection-free readers are checked against.
-func decode(b []byte, fast bool) (Event, error) {
-	// One copy of the body, which the event's strings then share.
-	own := string(b)
+// DecodeShared is Decode for a b that nothing writes to afterwards, such
+// as a received message's body: the event's strings share b's memory
+// instead of a copy of it.
+func DecodeShared(b []byte) (Event, error) {
+	if len(b) == 0 {
+		return Decode(b)
+	}
+	return decode(unsafe.String(&b[0], len(b)), true)
+}
+
+// decode is Decode of the body own, whose memory the event's strings
+// share; fast=false takes encoding/json for all of it, the reference the
+// reflection-free readers are checked against.
+func decode(own string, fast bool) (Event, error) {
 	ob := unsafe.Slice(unsafe.StringData(own), len(own))
+	b := ob
 	var env RawEnvelope
 	if !fast || !readEnvelopeFast(ob, own, &env) {
 		fast = false
