@@ -9,6 +9,7 @@ import (
 	natsadapter "github.com/userlife/userlife/adapters/nats"
 	"github.com/userlife/userlife/adapters/nats/natsbench"
 	"github.com/userlife/userlife/adapters/nats/natstest"
+	"github.com/userlife/userlife/adapters/postgres/pgtest"
 	"github.com/userlife/userlife/projections/revocation"
 )
 
@@ -18,19 +19,27 @@ import (
 // token issued before it (measurePropagation, as `userlife bench` does);
 // next to the core NATS request-reply round trip on the same server.
 // idle: nothing else runs; load=1000/s: RevokeSessions on other users at a
-// steady 1,000 commands/s while the measurement runs.
+// steady 1,000 commands/s while the measurement runs. The projections are
+// in memory, as in `userlife bench`; store=postgres runs serve with its
+// projections in PostgreSQL (USERLIFE_TEST_DATABASE_URL), where the
+// revocation view must not wait on the store's batching.
 func BenchmarkRevocationPropagation(b *testing.B) {
-	b.Run("idle", func(b *testing.B) { propagation(b, 0) })
-	b.Run("load=1000/s", func(b *testing.B) { propagation(b, 1000) })
+	b.Run("idle", func(b *testing.B) { propagation(b, 0, false) })
+	b.Run("load=1000/s", func(b *testing.B) { propagation(b, 1000, false) })
+	b.Run("store=postgres/idle", func(b *testing.B) { propagation(b, 0, true) })
 }
 
 // bgUsers is how many users the background load revokes sessions of.
 const bgUsers = 1000
 
-func propagation(b *testing.B, rate int) {
+func propagation(b *testing.B, rate int, pg bool) {
 	ctx := context.Background()
-	app, err := Start(ctx, ServeConfig{DataDir: b.TempDir(), NATSListen: "127.0.0.1:0",
-		Concurrency: 16, CacheUsers: 10_000, Logger: slog.New(slog.DiscardHandler)})
+	cfg := ServeConfig{DataDir: b.TempDir(), NATSListen: "127.0.0.1:0",
+		Concurrency: 16, CacheUsers: 10_000, Logger: slog.New(slog.DiscardHandler)}
+	if pg {
+		cfg.PostgresURL = pgtest.DSN(b)
+	}
+	app, err := Start(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

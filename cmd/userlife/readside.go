@@ -76,7 +76,12 @@ func startReadSide(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s
 		return nil, err
 	}
 	rs.view = view
-	rs.projectors = append(rs.projectors, natsadapter.NewProjector(js, view, cfg))
+	// The view writes to NATS, not to the store, and every gateway waits
+	// for it: its batches never wait to grow, whatever the store's
+	// MaxLatency. They still take every event already at hand.
+	viewCfg := cfg
+	viewCfg.MaxLatency = 0
+	rs.projectors = append(rs.projectors, natsadapter.NewProjector(js, view, viewCfg))
 	begin := time.Now()
 	for _, pr := range rs.projectors {
 		if err := pr.CatchUp(ctx); err != nil {
