@@ -52,9 +52,7 @@ func New(cfg Config) (_ *Intake, err error) {
 			_ = in.closeConnections()
 		}
 	}()
-	wlog := wm.NewSlogLoggerWithLevelMapping(cfg.Logger.With("component", "watermill"), map[slog.Level]slog.Level{
-		slog.LevelInfo: slog.LevelDebug, // router start/stop chatter
-	})
+	wlog := newLogger(cfg.Logger)
 
 	in.poison, err = wmnats.NewPublisher(wmnats.PublisherConfig{
 		URL:         cfg.NATSURL,
