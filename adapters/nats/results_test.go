@@ -208,15 +208,18 @@ func TestResultsWaitReturnsTheStoredOutcome(t *testing.T) {
 	if err := e.js.Conn().PublishMsg(m); err != nil {
 		t.Fatal(err)
 	}
+	// The stream's copy can reach Wait before the publisher has its ack.
+	published := make(chan error, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		if err := r.Publish(ctx, want); err != nil {
-			t.Error(err)
-		}
+		published <- r.Publish(ctx, want)
 	}()
 	got, err := w.Wait(ctx)
 	if err != nil || got != want {
 		t.Fatalf("Wait = %+v, %v; want the stored %+v", got, err, want)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -245,15 +248,18 @@ func TestResultsWaitSkipsUnstoredCopies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The stream's copy can reach Wait before the publisher has its ack.
+	published := make(chan error, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		if err := r.Publish(ctx, want); err != nil {
-			t.Error(err)
-		}
+		published <- r.Publish(ctx, want)
 	}()
 	got, err := w.Wait(ctx)
 	if err != nil || got != want {
 		t.Fatalf("Wait = %+v, %v; want the stored %+v", got, err, want)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -298,14 +304,17 @@ func TestResultsWaitWithoutRepublish(t *testing.T) {
 	if err := e.js.Conn().PublishMsg(m); err != nil {
 		t.Fatal(err)
 	}
+	// The stream's copy can reach Wait before the publisher has its ack.
+	published := make(chan error, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		if err := r.Publish(ctx, want); err != nil {
-			t.Error(err)
-		}
+		published <- r.Publish(ctx, want)
 	}()
 	got, err := w.Wait(ctx)
 	if err != nil || got != want {
 		t.Fatalf("Wait = %+v, %v; want the stored %+v", got, err, want)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
 	}
 }
