@@ -18,6 +18,10 @@ import (
 type Results struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	// republished: the stream republishes what it stores on
+	// StoredResultSubject (provisioned so since it was added; a stream
+	// provisioned before is read back instead).
+	republished bool
 }
 
 // NewResults binds to the provisioned results stream.
@@ -26,7 +30,10 @@ func NewResults(ctx context.Context, js jetstream.JetStream) (*Results, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", ResultsStream, err)
 	}
-	return &Results{js: js, stream: s}, nil
+	rp := s.CachedInfo().Config.RePublish
+	republished := rp != nil && !rp.HeadersOnly && rp.Destination == StoredResultSubjectPrefix+">" &&
+		(rp.Source == events.ResultSubjectPrefix+">" || rp.Source == ">")
+	return &Results{js: js, stream: s, republished: republished}, nil
 }
 
 // Publish stores o and waits for the server's ack.
@@ -108,11 +115,21 @@ func (r *Results) Stored(ctx context.Context, commandID string) (events.Outcome,
 // Watch subscribes to the outcome of commandID before the command is sent;
 // call Wait on the result. Close it when done.
 func (r *Results) Watch(commandID string) (*OutcomeWatch, error) {
-	sub, err := r.js.Conn().SubscribeSync(events.ResultSubject(commandID))
+	subject := events.ResultSubject(commandID)
+	if r.republished {
+		subject = StoredResultSubject(commandID)
+	}
+	// A few slots are plenty for the one message waited for (a
+	// synchronous subscription allocates SyncQueueLen of them per
+	// command). Should foreign messages fill them, the next ones are
+	// dropped, and the outcome is still read from the stream within a
+	// second.
+	ch := make(chan *nats.Msg, 4)
+	sub, err := r.js.Conn().ChanSubscribe(subject, ch)
 	if err != nil {
 		return nil, err
 	}
-	return &OutcomeWatch{r: r, id: commandID, sub: sub}, nil
+	return &OutcomeWatch{r: r, id: commandID, sub: sub, ch: ch}, nil
 }
 
 // OutcomeWatch waits for one command's outcome.
@@ -120,30 +137,56 @@ type OutcomeWatch struct {
 	r   *Results
 	id  string
 	sub *nats.Subscription
+	ch  chan *nats.Msg
 }
 
-// Wait returns the command's stored outcome. The live subscription says
-// when one was published; the outcome returned is read back from the
-// stream's leader, because a subscriber sees an outcome before the stream
-// has stored it, and one the stream then fails to store (it lost its
-// leader) is not the answer: the command is delivered again and decided
-// again, maybe differently. Every second it looks in the stream too: a
-// message missed during a reconnect is still found there.
+// next returns the next message within a second; nil when none came.
+func (w *OutcomeWatch) next(ctx context.Context) (*nats.Msg, error) {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case m := <-w.ch:
+		return m, nil
+	case <-ctx.Done():
+		return nil, nil
+	case <-t.C:
+	}
+	switch {
+	case w.r.js.Conn().IsClosed():
+		return nil, nats.ErrConnectionClosed
+	case !w.sub.IsValid():
+		return nil, nats.ErrBadSubscription
+	}
+	return nil, nil
+}
+
+// Wait returns the command's stored outcome. A subscriber of
+// userlife.results.<id> sees an outcome before the stream has stored it,
+// and one the stream then fails to store (it lost its leader) is not the
+// answer: the command is delivered again and decided again, maybe
+// differently. So Wait listens where the stream republishes what it has
+// stored (one message, no read), or, on a stream provisioned without
+// republishing, takes the live message as a signal and reads the outcome
+// back from the stream's leader. Every second it looks in the stream too:
+// a message missed during a reconnect is still found there.
 func (w *OutcomeWatch) Wait(ctx context.Context) (events.Outcome, error) {
 	for {
-		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
-		m, err := w.sub.NextMsgWithContext(pollCtx)
-		cancel()
+		m, err := w.next(ctx)
+		if err != nil {
+			return events.Outcome{}, err
+		}
 		tries := 1
-		if err == nil {
+		if m != nil {
 			// Anything else on the subject is not the service's answer (a
 			// client can have the server reply there): wait on.
-			if o, derr := events.DecodeOutcome(m.Data); derr != nil || o.CommandID != w.id {
+			o, derr := events.DecodeOutcome(m.Data)
+			if derr != nil || o.CommandID != w.id {
 				continue
 			}
+			if w.r.republished && w.storedCopy(m) {
+				return o, nil
+			}
 			tries = 6 // the store may lag the live message by a moment
-		} else if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-			return events.Outcome{}, err
 		}
 		if o, ok := w.stored(ctx, tries); ok {
 			return o, nil
@@ -152,6 +195,14 @@ func (w *OutcomeWatch) Wait(ctx context.Context) (events.Outcome, error) {
 			return events.Outcome{}, fmt.Errorf("no outcome for command %s yet: %w", w.id, ctx.Err())
 		}
 	}
+}
+
+// storedCopy reports whether m is the results stream's republished copy
+// of this command's outcome subject.
+func (w *OutcomeWatch) storedCopy(m *nats.Msg) bool {
+	return m.Subject == StoredResultSubject(w.id) &&
+		m.Header.Get(jetstream.StreamHeader) == ResultsStream &&
+		m.Header.Get(jetstream.SubjectHeader) == events.ResultSubject(w.id)
 }
 
 // stored looks for the stored outcome up to tries times, 5 ms apart and

@@ -208,14 +208,113 @@ func TestResultsWaitReturnsTheStoredOutcome(t *testing.T) {
 	if err := e.js.Conn().PublishMsg(m); err != nil {
 		t.Fatal(err)
 	}
+	// The stream's copy can reach Wait before the publisher has its ack.
+	published := make(chan error, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		if err := r.Publish(ctx, want); err != nil {
-			t.Error(err)
-		}
+		published <- r.Publish(ctx, want)
 	}()
 	got, err := w.Wait(ctx)
 	if err != nil || got != want {
 		t.Fatalf("Wait = %+v, %v; want the stored %+v", got, err, want)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A message on the republish subject that is not the stream's copy of the
+// outcome (no stream headers: published there by a client, never stored)
+// is not the answer, even when it reads like one: Wait returns the outcome
+// the stream stores.
+func TestResultsWaitSkipsUnstoredCopies(t *testing.T) {
+	t.Parallel()
+	e, r := newResults(t)
+	ctx := testContext(t)
+	want := outcome("c-copy")
+	w, err := r.Watch(want.CommandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	seen := want
+	seen.Status, seen.EventSeq = events.StatusUnchanged, 7
+	data, err := events.EncodeOutcome(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, forged := range [][]byte{[]byte(`{"type":"io.nats.jetstream.api.v1.account_info_response"}`), data} {
+		if err := e.js.Conn().Publish(natsadapter.StoredResultSubject(want.CommandID), forged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The stream's copy can reach Wait before the publisher has its ack.
+	published := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		published <- r.Publish(ctx, want)
+	}()
+	got, err := w.Wait(ctx)
+	if err != nil || got != want {
+		t.Fatalf("Wait = %+v, %v; want the stored %+v", got, err, want)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On a results stream provisioned before it republished outcomes, Wait
+// takes the live message on userlife.results.<id> as a signal and returns
+// the outcome read back from the stream, never an unstored one.
+func TestResultsWaitWithoutRepublish(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	s, err := e.js.Stream(ctx, natsadapter.ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.RePublish == nil {
+		t.Fatal("the provisioned results stream does not republish")
+	}
+	cfg.RePublish = nil
+	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	r, err := natsadapter.NewResults(ctx, e.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := outcome("c-legacy")
+	w, err := r.Watch(want.CommandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	seen := want
+	seen.Status, seen.EventSeq = events.StatusUnchanged, 7
+	data, err := events.EncodeOutcome(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(events.ResultSubject(want.CommandID))
+	m.Data = data
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "999") // the stream refuses it
+	if err := e.js.Conn().PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	// The stream's copy can reach Wait before the publisher has its ack.
+	published := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		published <- r.Publish(ctx, want)
+	}()
+	got, err := w.Wait(ctx)
+	if err != nil || got != want {
+		t.Fatalf("Wait = %+v, %v; want the stored %+v", got, err, want)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
 	}
 }

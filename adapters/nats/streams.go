@@ -19,6 +19,15 @@ const (
 	EmailsBucket  = "userlife_emails"
 )
 
+// StoredResultSubjectPrefix is where the results stream republishes each
+// outcome once it has stored it: userlife.outcomes.<command_id>. A message
+// there is an outcome the stream holds; one on userlife.results.<id> may
+// not be stored yet (or ever).
+const StoredResultSubjectPrefix = "userlife.outcomes."
+
+// StoredResultSubject is where the outcome of commandID is republished.
+func StoredResultSubject(commandID string) string { return StoredResultSubjectPrefix + commandID }
+
 // StreamsConfig sizes the streams.
 type StreamsConfig struct {
 	// Replicas for every stream and bucket (1 on a single server, 3 in a
@@ -113,6 +122,12 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) e
 			MaxAge:            cfg.ResultsMaxAge,
 			MaxMsgsPerSubject: 1,
 			AllowDirect:       true,
+			// Waiting clients hear the outcome once stored, without
+			// reading it back from the stream.
+			RePublish: &jetstream.RePublish{
+				Source:      events.ResultSubjectPrefix + ">",
+				Destination: StoredResultSubjectPrefix + ">",
+			},
 		},
 		{
 			Name:              KeysStream,
@@ -141,9 +156,10 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) e
 		}
 		// Older or misconfigured servers drop flags they don't know.
 		got := s.CachedInfo().Config
-		if got.AllowDirect != sc.AllowDirect || got.DenyDelete != sc.DenyDelete || got.Retention != sc.Retention {
-			return fmt.Errorf("stream %s: the server did not keep its configuration (allow_direct=%v deny_delete=%v retention=%v)",
-				sc.Name, got.AllowDirect, got.DenyDelete, got.Retention)
+		if got.AllowDirect != sc.AllowDirect || got.DenyDelete != sc.DenyDelete || got.Retention != sc.Retention ||
+			(got.RePublish == nil) != (sc.RePublish == nil) {
+			return fmt.Errorf("stream %s: the server did not keep its configuration (allow_direct=%v deny_delete=%v retention=%v republish=%v)",
+				sc.Name, got.AllowDirect, got.DenyDelete, got.Retention, got.RePublish != nil)
 		}
 	}
 	for _, kvc := range []jetstream.KeyValueConfig{

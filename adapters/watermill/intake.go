@@ -52,9 +52,7 @@ func New(cfg Config) (_ *Intake, err error) {
 			_ = in.closeConnections()
 		}
 	}()
-	wlog := wm.NewSlogLoggerWithLevelMapping(cfg.Logger.With("component", "watermill"), map[slog.Level]slog.Level{
-		slog.LevelInfo: slog.LevelDebug, // router start/stop chatter
-	})
+	wlog := newLogger(cfg.Logger)
 
 	in.poison, err = wmnats.NewPublisher(wmnats.PublisherConfig{
 		URL:         cfg.NATSURL,
@@ -155,6 +153,13 @@ func (in *Intake) newSubscriber(commandName string, wlog wm.LoggerAdapter) (mess
 		},
 		JetStream: wmnats.JetStreamConfig{
 			AutoProvision: false, // Provision owns the stream, ensureConsumers the consumers
+			// The ack is sent without waiting for the server to confirm it:
+			// the outcome is stored before the ack is sent, so an ack that
+			// is lost only has the command delivered again, and a command
+			// delivered again is answered with its stored outcome (see
+			// answeredBefore), never decided twice. Waiting held each
+			// subscription for one more round trip per command.
+			AckAsync: true,
 			SubscribeOptions: []nats.SubOpt{
 				nats.Bind(in.cfg.CommandStream, durable),
 				// Without ManualAck nats.go acks when the callback returns,
