@@ -148,14 +148,14 @@ func (s *Store) newRebuild(ctx context.Context, projection string) (*rebuild, er
 		r.p, r.flush = u, u.flush
 	case projections.Audit:
 		r.live = liveAudit
-		a := s.bufferedShadow(ctx, s.auditAt(r.live.shadow()))
+		a := s.bufferedShadow(ctx, s.auditAt(r.live.shadow()), 5)
 		r.p, r.flush, r.wait = a, a.flush, a.wait
 	case RevocationsProjection:
 		// The live projection's way (fold the batch over the rows it
 		// touches, one upsert) over batches of 50,000: a user's entry is
 		// written about once per buffer.
 		r.live = liveRevocations
-		v := s.bufferedShadow(ctx, s.revocationsAt(r.live.shadow()))
+		v := s.bufferedShadow(ctx, s.revocationsAt(r.live.shadow()), 1)
 		r.p, r.flush, r.wait = v, v.flush, v.wait
 	default:
 		return nil, fmt.Errorf("unknown projection %q (want %s, %s or %s)", projection, projections.Users, projections.Audit, RevocationsProjection)
