@@ -13,8 +13,8 @@ import (
 	"github.com/userlife/userlife/projections"
 )
 
-// ErrRebuildRunning is returned by Rebuild when another rebuild of the same
-// projection holds the database.
+// ErrRebuildRunning is returned by Rebuild and RebuildAll when another
+// rebuild of the same projection holds the database.
 var ErrRebuildRunning = errors.New("postgres: a rebuild of this projection is already running")
 
 // Rebuild builds projection ("users", "audit" or "revocations") aside and
