@@ -4,29 +4,52 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/userlife/userlife/projections"
 )
 
-// ErrRebuildRunning is returned by Rebuild when another rebuild of the same
-// projection holds the database.
+// ErrRebuildRunning is returned by Rebuild and RebuildAll when another
+// rebuild of the same projection holds the database.
 var ErrRebuildRunning = errors.New("postgres: a rebuild of this projection is already running")
 
-// Rebuild builds projection ("users", "audit" or "revocations") aside and swaps it in,
-// without stopping the live projector:
+// Rebuild builds projection ("users", "audit" or "revocations") aside and
+// swaps it in, without stopping the live projector: RebuildAll of one
+// projection.
+func (s *Store) Rebuild(ctx context.Context, projection string, fill func(ctx context.Context, p projections.Projection) error) error {
+	return s.RebuildAll(ctx, []string{projection}, func(ctx context.Context, ps []projections.Projection) error {
+		return fill(ctx, ps[0])
+	})
+}
+
+// RebuildAll builds the named projections ("users", "audit",
+// "revocations") aside and swaps each in, without stopping the live
+// projectors. fill gets one projection per name, in the same order, to feed
+// from one reading of the stream:
 //
-//   - it creates an empty shadow table (UNLOGGED, secondary indexes left for
-//     later: both make the build several times cheaper) with its own
-//     checkpoint row ("users#rebuild");
-//   - fill applies batches to the shadow from sequence 1 until it reaches the
-//     stream head, through the Projection it is given (it gathers in
-//     memory and writes in bulk: see shadowUsers and bufferedShadow);
-//   - the shadow gets its indexes and statistics and becomes LOGGED;
-//   - one transaction locks the live checkpoint row, drops the live table,
-//     renames the shadow (and its indexes) to the live names, sets the live
-//     checkpoint to the shadow's and takes over the shadow's failures.
+//   - it creates for each an empty shadow table (secondary indexes left for
+//     later: building an index in one pass is cheaper than maintaining it
+//     row by row) with its own checkpoint row ("users#rebuild");
+//   - fill applies batches to the shadows from sequence 1 until they reach
+//     the stream head, through the Projections it is given (they gather in
+//     memory and write in bulk, the audit's writes running beside fill: see
+//     shadowUsers and bufferedShadow);
+//   - the shadows get their last rows, their indexes and their statistics,
+//     all shadows at once, each on its own connection;
+//   - then, one projection after the other, one transaction locks the live
+//     checkpoint row, drops the live table, renames the shadow (and its
+//     indexes) to the live names, sets the live checkpoint to the shadow's
+//     and takes over the shadow's failures.
+//
+// The shadow tables are ordinary (logged) tables: their rows reach the WAL
+// while fill runs, so nothing is left to make crash-safe once it is done
+// (an UNLOGGED shadow made LOGGED at the end costs a rewrite of the whole
+// table, its indexes and its WAL, all after fill). A shadow left behind by
+// a crash is dropped by the next rebuild of its projection.
 //
 // Each statement sees the old table or the new one, never a half-built one.
 // (A transaction that holds one snapshot across the swap, REPEATABLE READ,
@@ -34,68 +57,111 @@ var ErrRebuildRunning = errors.New("postgres: a rebuild of this projection is al
 // PostgreSQL. The queries here are single statements.) The live
 // projector may have moved past the shadow's checkpoint meanwhile: its next
 // batch then gets a *projections.GapError and it reads again from the new
-// checkpoint. If fill fails, the shadow is dropped and the live table is
-// untouched.
-func (s *Store) Rebuild(ctx context.Context, projection string, fill func(ctx context.Context, p projections.Projection) error) (err error) {
+// checkpoint. If fill or the finishing of any shadow fails, no shadow is
+// swapped in, the shadows are dropped and the live tables are untouched;
+// if a swap fails, the projections swapped before it stay swapped.
+func (s *Store) RebuildAll(ctx context.Context, names []string, fill func(ctx context.Context, ps []projections.Projection) error) (err error) {
 	defer func() {
 		if err != nil {
-			err = fmt.Errorf("postgres: rebuild %s: %w", projection, err)
+			err = fmt.Errorf("postgres: rebuild %s: %w", strings.Join(names, ","), err)
 		}
 	}()
-	var live target
-	switch projection {
-	case projections.Users:
-		live = liveUsers
-	case projections.Audit:
-		live = liveAudit
-	case RevocationsProjection:
-		live = liveRevocations
-	default:
-		return fmt.Errorf("unknown projection %q (want %s, %s or %s)", projection, projections.Users, projections.Audit, RevocationsProjection)
+	// The shadows' background writes run within wctx: ended when
+	// RebuildAll returns, as no write may outlive it.
+	wctx, cancelWrites := context.WithCancel(ctx)
+	defer cancelWrites()
+	rs := make([]*rebuild, len(names))
+	for i, name := range names {
+		r, err := s.newRebuild(wctx, name)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(names[:i], name) {
+			return fmt.Errorf("projection %q named twice", name)
+		}
+		rs[i] = r
 	}
-	sh := live.shadow()
-	// The projection fill writes through, and what must run once it is done
-	// for the shadow to hold everything fill applied.
-	var p projections.Projection
-	var flush func(context.Context) error
+	for _, r := range rs {
+		unlock, err := s.lockRebuild(ctx, r.live.projection)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	// Whatever happens, no shadow outlives RebuildAll (after its swap there
+	// is none left to drop), nor any write to it.
+	defer func() {
+		cancelWrites()
+		for _, r := range rs {
+			r.wait()
+			s.dropShadow(context.WithoutCancel(ctx), r.sh)
+		}
+	}()
+	ps := make([]projections.Projection, len(rs))
+	for i, r := range rs {
+		if r.indexes, err = s.createShadow(ctx, r.live, r.sh); err != nil {
+			return err
+		}
+		ps[i] = r.p
+	}
+	if err := fill(ctx, ps); err != nil {
+		return fmt.Errorf("fill: %w", err)
+	}
+	errs := make([]error, len(rs))
+	var wg sync.WaitGroup
+	for i, r := range rs {
+		wg.Go(func() {
+			if errs[i] = r.flush(ctx); errs[i] == nil {
+				errs[i] = s.finishShadow(ctx, r.sh, r.indexes)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := s.swap(ctx, r.live, r.sh, r.indexes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuild is one projection of a RebuildAll.
+type rebuild struct {
+	live, sh target
+	p        projections.Projection // what fill writes through
+	// flush writes what p still holds; wait waits for p's write in flight
+	// (RebuildAll drops the shadow after it).
+	flush   func(context.Context) error
+	wait    func()
+	indexes []index
+}
+
+func (s *Store) newRebuild(ctx context.Context, projection string) (*rebuild, error) {
+	r := &rebuild{wait: func() {}}
 	switch projection {
 	case projections.Users:
-		u := s.shadowUsersAt(sh)
-		p, flush = u, u.flush
+		r.live = liveUsers
+		u := s.shadowUsersAt(r.live.shadow())
+		r.p, r.flush = u, u.flush
 	case projections.Audit:
-		a := s.bufferedShadow(s.auditAt(sh))
-		p, flush = a, a.flush
-	default:
+		r.live = liveAudit
+		a := s.bufferedShadow(ctx, s.auditAt(r.live.shadow()), 5)
+		r.p, r.flush, r.wait = a, a.flush, a.wait
+	case RevocationsProjection:
 		// The live projection's way (fold the batch over the rows it
 		// touches, one upsert) over batches of 50,000: a user's entry is
 		// written about once per buffer.
-		r := s.bufferedShadow(s.revocationsAt(sh))
-		p, flush = r, r.flush
+		r.live = liveRevocations
+		v := s.bufferedShadow(ctx, s.revocationsAt(r.live.shadow()), 1)
+		r.p, r.flush, r.wait = v, v.flush, v.wait
+	default:
+		return nil, fmt.Errorf("unknown projection %q (want %s, %s or %s)", projection, projections.Users, projections.Audit, RevocationsProjection)
 	}
-
-	unlock, err := s.lockRebuild(ctx, projection)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	// Whatever happens, no shadow outlives Rebuild; after the swap there is
-	// none left to drop.
-	defer s.dropShadow(context.WithoutCancel(ctx), sh)
-
-	indexes, err := s.createShadow(ctx, live, sh)
-	if err != nil {
-		return err
-	}
-	if err := fill(ctx, p); err != nil {
-		return fmt.Errorf("fill: %w", err)
-	}
-	if err := flush(ctx); err != nil {
-		return err
-	}
-	if err := s.finishShadow(ctx, sh, indexes); err != nil {
-		return err
-	}
-	return s.swap(ctx, live, sh, indexes)
+	r.sh = r.live.shadow()
+	return r, nil
 }
 
 // lockRebuild takes a session advisory lock for the rebuild of projection,

@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -36,10 +38,10 @@ func (ix index) on(table string) (string, error) {
 	return "CREATE " + m[1] + "INDEX " + ident(ix.shadowName()) + " ON " + t + " " + m[3], nil
 }
 
-// createShadow makes an empty UNLOGGED copy of live's table (columns,
-// defaults, constraints, collations: whatever the migrations made it) with
-// only its unique indexes, and a fresh shadow checkpoint. Taking the shape
-// from the live table means a rebuild never drifts from the schema.
+// createShadow makes an empty copy of live's table (columns, defaults,
+// constraints, collations: whatever the migrations made it) with only its
+// unique indexes, and a fresh shadow checkpoint. Taking the shape from the
+// live table means a rebuild never drifts from the schema.
 func (s *Store) createShadow(ctx context.Context, live, sh target) ([]index, error) {
 	var indexes []index
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -59,7 +61,7 @@ WHERE i.indrelid = $1::regclass ORDER BY c.relname`, live.table)
 		}
 		b := &pgx.Batch{}
 		queueDropShadow(b, sh)
-		b.Queue(`CREATE UNLOGGED TABLE ` + ident(sh.table) + ` (LIKE ` + ident(live.table) + ` INCLUDING ALL EXCLUDING INDEXES)`)
+		b.Queue(`CREATE TABLE ` + ident(sh.table) + ` (LIKE ` + ident(live.table) + ` INCLUDING ALL EXCLUDING INDEXES)`)
 		for _, ix := range indexes {
 			if !ix.unique {
 				continue
@@ -83,10 +85,13 @@ WHERE i.indrelid = $1::regclass ORDER BY c.relname`, live.table)
 }
 
 // finishShadow builds the remaining indexes in one pass each (cheaper than
-// maintaining them row by row), makes the table crash-safe, and gathers the
-// planner statistics the new table would otherwise lack until autovacuum
-// came by.
+// maintaining them row by row), side by side on their own connections
+// (CREATE INDEX lets other CREATE INDEXes on the table run), then gathers
+// the planner statistics the new table would otherwise lack until
+// autovacuum came by (after the indexes: ANALYZE also samples the
+// expression indexes, users_email_prefix's lower(email)).
 func (s *Store) finishShadow(ctx context.Context, sh target, indexes []index) error {
+	var creates []string
 	for _, ix := range indexes {
 		if ix.unique {
 			continue
@@ -95,14 +100,23 @@ func (s *Store) finishShadow(ctx context.Context, sh target, indexes []index) er
 		if err != nil {
 			return err
 		}
-		if _, err := s.pool.Exec(ctx, create); err != nil {
-			return fmt.Errorf("index %s: %w", ix.shadowName(), err)
-		}
+		creates = append(creates, create)
 	}
-	for _, stmt := range []string{`ALTER TABLE ` + ident(sh.table) + ` SET LOGGED`, `ANALYZE ` + ident(sh.table)} {
-		if _, err := s.pool.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("%s: %w", stmt, err)
-		}
+	errs := make([]error, len(creates))
+	var wg sync.WaitGroup
+	for i, create := range creates {
+		wg.Go(func() {
+			if _, err := s.pool.Exec(ctx, create); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", create, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE `+ident(sh.table)); err != nil {
+		return fmt.Errorf("analyze %s: %w", sh.table, err)
 	}
 	return nil
 }

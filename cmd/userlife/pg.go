@@ -101,19 +101,12 @@ func replayCommand() *cli.Command {
 }
 
 // rebuildPostgres rebuilds the named projections aside and swaps each in,
-// feeding all of them from one reading of the stream: each Rebuild's fill
-// opens the next one, and the innermost runs the projector. The swaps
-// happen innermost first, each in its own transaction.
+// feeding all of them from one reading of the stream; their shadows are
+// finished side by side, then swapped in one after the other, each in its
+// own transaction.
 func rebuildPostgres(ctx context.Context, js jetstream.JetStream, pg *postgres.Store, names []string, log *slog.Logger) error {
-	var nest func(ctx context.Context, i int, ps []projections.Projection) error
-	nest = func(ctx context.Context, i int, ps []projections.Projection) error {
-		if i == len(names) {
-			pr := natsadapter.NewProjectors(js, ps, natsadapter.ProjectorConfig{BatchSize: 5000, Logger: log.With("replay", strings.Join(names, ","))})
-			return pr.CatchUp(ctx)
-		}
-		return pg.Rebuild(ctx, names[i], func(ctx context.Context, p projections.Projection) error {
-			return nest(ctx, i+1, append(ps, p))
-		})
-	}
-	return nest(ctx, 0, nil)
+	return pg.RebuildAll(ctx, names, func(ctx context.Context, ps []projections.Projection) error {
+		pr := natsadapter.NewProjectors(js, ps, natsadapter.ProjectorConfig{BatchSize: 5000, Logger: log.With("replay", strings.Join(names, ","))})
+		return pr.CatchUp(ctx)
+	})
 }
