@@ -190,37 +190,7 @@ func TestResultsWaitReturnsTheStoredOutcome(t *testing.T) {
 	t.Parallel()
 	e, r := newResults(t)
 	ctx := testContext(t)
-	want := outcome("c-unstored")
-	w, err := r.Watch(want.CommandID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	seen := want
-	seen.Status, seen.EventSeq = events.StatusUnchanged, 7
-	data, err := events.EncodeOutcome(seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := nats.NewMsg(events.ResultSubject(want.CommandID))
-	m.Data = data
-	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "999") // the stream refuses it
-	if err := e.js.Conn().PublishMsg(m); err != nil {
-		t.Fatal(err)
-	}
-	// The stream's copy can reach Wait before the publisher has its ack.
-	published := make(chan error, 1)
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		published <- r.Publish(ctx, want)
-	}()
-	got, err := w.Wait(ctx)
-	if err != nil || got != want {
-		t.Fatalf("Wait = %+v, %v; want the stored %+v", got, err, want)
-	}
-	if err := <-published; err != nil {
-		t.Fatal(err)
-	}
+	waitReturnsStored(t, ctx, e.js.Conn(), r, "c-unstored")
 }
 
 // A message on the republish subject that is not the stream's copy of the
@@ -286,7 +256,15 @@ func TestResultsWaitWithoutRepublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := outcome("c-legacy")
+	waitReturnsStored(t, ctx, e.js.Conn(), r, "c-legacy")
+}
+
+// waitReturnsStored publishes an outcome for command id that the stream
+// refuses to store, then stores another, and checks that Wait returns the
+// stored one (publishing the refused one on nc).
+func waitReturnsStored(t *testing.T, ctx context.Context, nc *nats.Conn, r *natsadapter.Results, id string) {
+	t.Helper()
+	want := outcome(id)
 	w, err := r.Watch(want.CommandID)
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +279,7 @@ func TestResultsWaitWithoutRepublish(t *testing.T) {
 	m := nats.NewMsg(events.ResultSubject(want.CommandID))
 	m.Data = data
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "999") // the stream refuses it
-	if err := e.js.Conn().PublishMsg(m); err != nil {
+	if err := nc.PublishMsg(m); err != nil {
 		t.Fatal(err)
 	}
 	// The stream's copy can reach Wait before the publisher has its ack.

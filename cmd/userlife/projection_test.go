@@ -179,19 +179,9 @@ func TestPoisonEventsAreRecordedAndVerified(t *testing.T) {
 func TestReplayWhileCommandsFlow(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.DSN(t)
-	app, err := Start(context.Background(), ServeConfig{DataDir: t.TempDir(), NATSListen: "127.0.0.1:0",
-		PostgresURL: dsn, Concurrency: 8, CacheUsers: 1000, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { app.Close() })
-	_, js := natstest.Connect(t, app.NATSURL)
+	app, js, client := servePostgres(t, dsn)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	client, err := natsadapter.NewClient(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
 	do := func(c events.Command) {
 		if _, err := client.Do(ctx, c); err != nil {
 			t.Error(err)
@@ -266,19 +256,9 @@ func streamHeadOf(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 func TestReplayRebuildsFromOneReading(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.DSN(t)
-	app, err := Start(context.Background(), ServeConfig{DataDir: t.TempDir(), NATSListen: "127.0.0.1:0",
-		PostgresURL: dsn, Concurrency: 8, CacheUsers: 1000, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { app.Close() })
-	_, js := natstest.Connect(t, app.NATSURL)
+	app, js, client := servePostgres(t, dsn)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	client, err := natsadapter.NewClient(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
 	do := func(c events.Command) {
 		if _, err := client.Do(ctx, c); err != nil {
 			t.Fatal(err)
@@ -336,4 +316,22 @@ func TestReplayRebuildsFromOneReading(t *testing.T) {
 			t.Errorf("after replay: %d rows of deleted users, z1's email %q, want 0 and Z1@example.com", deleted, email)
 		}
 	}
+}
+
+// servePostgres starts serve with its projections in the database dsn and
+// returns it with a JetStream connection and a command client on it.
+func servePostgres(t *testing.T, dsn string) (*App, jetstream.JetStream, *natsadapter.Client) {
+	t.Helper()
+	app, err := Start(context.Background(), ServeConfig{DataDir: t.TempDir(), NATSListen: "127.0.0.1:0",
+		PostgresURL: dsn, Concurrency: 8, CacheUsers: 1000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	_, js := natstest.Connect(t, app.NATSURL)
+	client, err := natsadapter.NewClient(context.Background(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, js, client
 }
