@@ -28,8 +28,7 @@ func BenchmarkCodec(b *testing.B) {
 			fn   func() error
 		}{
 			{"decode", func() error { _, err := Decode(data); return err }},
-			{"decode-shared", func() error { _, err := DecodeShared(data); return err }},
-			{"decode-encoding-json", func() error { _, err := decode(string(data), false); return err }},
+			{"decode-encoding-json", func() error { _, err := decode(data, false); return err }},
 			{"encode", func() error { _, err := Encode(e); return err }},
 			{"encode-encoding-json", func() error { _, err := encodeJSON(env, e.Data); return err }},
 		} {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -68,27 +69,16 @@ func encodeJSON(env RawEnvelope, p Payload) ([]byte, error) {
 // Decode reads a JSON envelope. Unknown envelope or payload fields are
 // ignored (the contract only ever adds fields); an unknown type is
 // ErrUnknownEventType, anything unreadable ErrMalformedEvent. Times come
-// back in UTC. The event shares no memory with b.
-func Decode(b []byte) (Event, error) { return decode(string(b), true) }
+// back in UTC. The event shares no memory with b, and each of its strings
+// holds just its own bytes (long-lived maps keyed by user id keep no more
+// than the id).
+func Decode(b []byte) (Event, error) { return decode(b, true) }
 
-// DecodeShared is Decode for a b that nothing writes to afterwards, such
-// as a received message's body: the event's strings share b's memory
-// instead of a copy of it.
-func DecodeShared(b []byte) (Event, error) {
-	if len(b) == 0 {
-		return Decode(b)
-	}
-	return decode(unsafe.String(&b[0], len(b)), true)
-}
-
-// decode is Decode of the body own, whose memory the event's strings
-// share; fast=false takes encoding/json for all of it, the reference the
-// reflection-free readers are checked against.
-func decode(own string, fast bool) (Event, error) {
-	ob := unsafe.Slice(unsafe.StringData(own), len(own))
-	b := ob
+// decode is Decode; fast=false takes encoding/json for all of it, the
+// reference the reflection-free readers are checked against.
+func decode(b []byte, fast bool) (Event, error) {
 	var env RawEnvelope
-	if !fast || !readEnvelopeFast(ob, own, &env) {
+	if !fast || len(b) == 0 || !readEnvelopeFast(b, unsafe.String(&b[0], len(b)), &env) {
 		fast = false
 		env = RawEnvelope{}
 		if err := json.Unmarshal(b, &env); err != nil {
@@ -101,7 +91,8 @@ func decode(own string, fast bool) (Event, error) {
 	if !ValidID(env.UserID) {
 		return Event{}, fmt.Errorf("%w: invalid user_id %q", ErrMalformedEvent, env.UserID)
 	}
-	if !slices.Contains(knownTypes, env.Type) {
+	known := slices.Index(knownTypes, env.Type)
+	if known < 0 {
 		return Event{}, fmt.Errorf("%w: %q", ErrUnknownEventType, env.Type)
 	}
 	data := bytes.TrimSpace(env.Data)
@@ -111,8 +102,15 @@ func decode(own string, fast bool) (Event, error) {
 	var payload Payload
 	ok := false
 	if fast {
-		// data is a slice of own: its string view is own's memory too.
+		// The fast readers' strings are views of b: the event gets copies.
+		env.Type = knownTypes[known]
+		env.ID, env.UserID, env.Actor = strings.Clone(env.ID), strings.Clone(env.UserID), strings.Clone(env.Actor)
+		env.Reason, env.CommandID = strings.Clone(env.Reason), strings.Clone(env.CommandID)
+		env.CorrelationID = strings.Clone(env.CorrelationID)
 		payload, ok = readPayloadFast(env.Type, data, unsafe.String(&data[0], len(data)))
+		if ok {
+			payload = clonePayload(payload)
+		}
 	}
 	if !ok {
 		p := newPayload(env.Type)
@@ -136,6 +134,22 @@ func decode(own string, fast bool) (Event, error) {
 		}
 	}
 	return e, nil
+}
+
+// clonePayload gives p's strings their own memory.
+func clonePayload(p Payload) Payload {
+	switch v := p.(type) {
+	case UserRegistered:
+		v.Email, v.EmailSealed = strings.Clone(v.Email), strings.Clone(v.EmailSealed)
+		return v
+	case SessionRevoked:
+		v.SessionID = strings.Clone(v.SessionID)
+		return v
+	case UserDataPurged:
+		v.Service = strings.Clone(v.Service)
+		return v
+	}
+	return p
 }
 
 // utcPayload returns p with its times in UTC, the form on the wire.

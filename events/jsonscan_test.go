@@ -2,9 +2,12 @@ package events
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,8 +88,8 @@ func FuzzDecodeFast(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		want, werr := decode(string(b), false)
-		got, gerr := decode(string(b), true)
+		want, werr := decode(b, false)
+		got, gerr := decode(b, true)
 		if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
 			t.Fatalf("%q: fast error %v, encoding/json error %v", b, gerr, werr)
 		}
@@ -110,6 +113,31 @@ func TestDecodeCopiesItsInput(t *testing.T) {
 	if e.ID != "e1" || e.UserID != "u1" || e.Actor != "ann" || e.Data != (SessionRevoked{SessionID: "s1"}) {
 		t.Fatalf("event changed with its input buffer: %#v", e)
 	}
+}
+
+// Each of an event's strings holds its own bytes only: keeping a user id
+// (a map keyed by it) keeps nothing else of the message alive.
+func TestDecodedIDsKeepNoMessage(t *testing.T) {
+	reason := strings.Repeat("r", 4096)
+	const n = 2000
+	ids := make([]string, 0, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		b := []byte(fmt.Sprintf(`{"id":"e%d","type":"SessionRevoked","user_id":"user-%d","actor":"ann","reason":%q,"data":{"session_id":"s"}}`, i, i, reason))
+		e, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.UserID)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n; per > 512 {
+		t.Fatalf("%d bytes of heap kept per user id: the ids keep their 4 KiB messages alive", per)
+	}
+	runtime.KeepAlive(ids)
 }
 
 // FuzzEncodeFast: Encode, which writes without reflection where it can,

@@ -377,7 +377,7 @@ func toMessage(m jetstream.Msg) projections.Message {
 	if md, err := m.Metadata(); err == nil {
 		msg.Seq = md.Sequence.Stream
 	}
-	e, err := events.DecodeShared(m.Data())
+	e, err := events.Decode(m.Data())
 	if err != nil {
 		msg.Err = err
 		return msg
