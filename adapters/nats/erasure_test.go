@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/userlife/userlife/adapters/memory"
 	natsadapter "github.com/userlife/userlife/adapters/nats"
@@ -285,4 +289,56 @@ func BenchmarkKeyVault(b *testing.B) {
 			}
 		}
 	})
+}
+
+// sizeLimited fails every Apply of more than max messages, as a database
+// does whose connections are cut before a large transaction can finish.
+type sizeLimited struct {
+	projections.Projection
+	max      int
+	failures atomic.Int64
+}
+
+func (s *sizeLimited) Apply(ctx context.Context, b projections.Batch) error {
+	if len(b) > s.max {
+		s.failures.Add(1)
+		return fmt.Errorf("batch of %d: connection cut before it could finish", len(b))
+	}
+	return s.Projection.Apply(ctx, b)
+}
+
+// A batch that keeps failing is applied in halves until the pieces get
+// through: the projector catches up instead of retrying the same batch
+// forever.
+func TestProjectorSplitsAFailingBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := testContext(t)
+	svc := e.service()
+	for i := range 40 {
+		registerUser(t, svc, fmt.Sprintf("s-%02d", i), fmt.Sprintf("s%02d@example.com", i))
+	}
+	want, got := memory.New(), memory.New()
+	projectWith(t, e, want, natsadapter.ProjectorConfig{})
+	users := &sizeLimited{Projection: got.Users(), max: 7}
+	audit := &sizeLimited{Projection: got.Audit(), max: 7}
+	pr := natsadapter.NewProjectors(e.js, []projections.Projection{users, audit},
+		natsadapter.ProjectorConfig{BatchSize: 1000, MaxLatency: 50 * time.Millisecond, RetryMin: time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler)})
+	if err := pr.CatchUp(ctx); err != nil {
+		t.Fatalf("CatchUp: %v", err)
+	}
+	if users.failures.Load() == 0 || audit.failures.Load() == 0 {
+		t.Fatal("no batch was refused: the test tested nothing")
+	}
+	for i := range 40 {
+		id := fmt.Sprintf("s-%02d", i)
+		a, err1 := want.GetUser(ctx, id)
+		b, err2 := got.GetUser(ctx, id)
+		ha, _ := want.History(ctx, id)
+		hb, _ := got.History(ctx, id)
+		if err1 != nil || err2 != nil || a != b || !reflect.DeepEqual(ha, hb) {
+			t.Fatalf("user %s: in one batch %+v (%v), in pieces %+v (%v)", id, a, err1, b, err2)
+		}
+	}
 }

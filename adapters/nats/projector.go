@@ -322,7 +322,11 @@ func (pr *Projector) apply(ctx context.Context, b projections.Batch) error {
 }
 
 // applyOne retries a failed batch with backoff until it is applied, ctx
-// ends, or the projection reports a gap.
+// ends, or the projection reports a gap. After a failure the batch is
+// applied in halves, each retried the same way: a batch whose transaction
+// cannot finish between two failures (connections cut every few hundred
+// milliseconds, a statement timeout) still gets through, in smaller
+// transactions.
 func (pr *Projector) applyOne(ctx context.Context, p projections.Projection, b projections.Batch) error {
 	backoff := pr.cfg.RetryMin
 	for {
@@ -339,6 +343,13 @@ func (pr *Projector) applyOne(ctx context.Context, p projections.Projection, b p
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(backoff):
+		}
+		if len(b) > 1 {
+			half := len(b) / 2
+			if err := pr.applyOne(ctx, p, b[:half]); err != nil {
+				return err
+			}
+			return pr.applyOne(ctx, p, b[half:])
 		}
 		backoff = min(backoff*2, pr.cfg.RetryMax)
 	}
