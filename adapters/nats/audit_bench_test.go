@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -18,20 +16,6 @@ import (
 	"github.com/userlife/userlife/events"
 	"github.com/userlife/userlife/projections"
 )
-
-// auditBenchEvents is the stream size of the audit benchmarks:
-// USERLIFE_BENCH_EVENTS, default 200,000 (1000000 for the documented
-// figures).
-func auditBenchEvents(b *testing.B) int {
-	if s := os.Getenv("USERLIFE_BENCH_EVENTS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 5 {
-			b.Fatalf("USERLIFE_BENCH_EVENTS=%q: want a number ≥ 5", s)
-		}
-		return n
-	}
-	return 200_000
-}
 
 // benchKey is the data key of every benchmark user.
 var benchKey = make([]byte, events.DataKeySize)
@@ -103,7 +87,7 @@ func rawOrderedRead(b *testing.B, js jetstream.JetStream, n int) float64 {
 // random user's history (5 events) through AuditLog.Audit, next to a
 // single direct get.
 func BenchmarkAudit(b *testing.B) {
-	n := auditBenchEvents(b)
+	n := natstest.BenchEvents(b)
 	_, js := natstest.Provisioned(b)
 	seeded := time.Now()
 	natstest.PublishEvents(b, js, lives(n))

@@ -218,19 +218,7 @@ func TestResultsWaitSkipsUnstoredCopies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The stream's copy can reach Wait before the publisher has its ack.
-	published := make(chan error, 1)
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		published <- r.Publish(ctx, want)
-	}()
-	got, err := w.Wait(ctx)
-	if err != nil || got != want {
-		t.Fatalf("Wait = %+v, %v; want the stored %+v", got, err, want)
-	}
-	if err := <-published; err != nil {
-		t.Fatal(err)
-	}
+	publishAndWait(t, ctx, r, w, want)
 }
 
 // On a results stream provisioned before it republished outcomes, Wait
@@ -282,7 +270,14 @@ func waitReturnsStored(t *testing.T, ctx context.Context, nc *nats.Conn, r *nats
 	if err := nc.PublishMsg(m); err != nil {
 		t.Fatal(err)
 	}
-	// The stream's copy can reach Wait before the publisher has its ack.
+	publishAndWait(t, ctx, r, w, want)
+}
+
+// publishAndWait stores want a moment after Wait has begun and checks that
+// Wait returns it. The stream's copy can reach Wait before the publisher
+// has its ack, so the publisher is waited for too.
+func publishAndWait(t *testing.T, ctx context.Context, r *natsadapter.Results, w *natsadapter.OutcomeWatch, want events.Outcome) {
+	t.Helper()
 	published := make(chan error, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond)

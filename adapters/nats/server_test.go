@@ -81,10 +81,7 @@ func TestStartServerListenFailureIsNotAddressInUse(t *testing.T) {
 	if l, err := net.Listen("tcp", addr); err == nil {
 		l.Close()
 		msg := fmt.Sprintf("this host can listen on %s; the case needs an address it cannot use", addr)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		skipOutsideCI(t, msg)
 	}
 	s, err := natsadapter.StartServer(natsadapter.ServerConfig{Listen: addr, DataDir: t.TempDir()})
 	if err == nil {
@@ -176,18 +173,12 @@ func TestCheckServerRefusesOldServer(t *testing.T) {
 	nc, err := nats.Connect(oldServerURL, nats.Timeout(2*time.Second), nats.MaxReconnects(0))
 	if err != nil {
 		msg := "no NATS 2.9 server at " + oldServerURL + " (" + err.Error() + "); start it with: " + startOldServer
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		skipOutsideCI(t, msg)
 	}
 	t.Cleanup(nc.Close)
 	if v := nc.ConnectedServerVersion(); !strings.HasPrefix(v, "2.9.") && !strings.HasPrefix(v, "2.10.") {
 		msg := fmt.Sprintf("the server at %s is %s, not an old one (2.9/2.10); nothing to refuse", oldServerURL, v)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		skipOutsideCI(t, msg)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -203,4 +194,14 @@ func TestCheckServerRefusesOldServer(t *testing.T) {
 			t.Errorf("CheckServer error = %q, want it to mention %q", err, want)
 		}
 	}
+}
+
+// skipOutsideCI skips a test whose host lacks what it needs; in CI
+// (CI=true), where the host is set up for every test, it fails instead.
+func skipOutsideCI(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,20 +16,6 @@ import (
 	"github.com/userlife/userlife/adapters/postgres/pgtest"
 	"github.com/userlife/userlife/events"
 )
-
-// benchEvents is the stream size of the replay benchmarks:
-// USERLIFE_BENCH_EVENTS, default 200,000 (use 1000000 for the documented
-// figures).
-func benchEvents(b *testing.B) int {
-	if s := os.Getenv("USERLIFE_BENCH_EVENTS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 5 {
-			b.Fatalf("USERLIFE_BENCH_EVENTS=%q: want a number ≥ 5", s)
-		}
-		return n
-	}
-	return 200_000
-}
 
 // benchStream makes a server whose event stream holds n lifecycle events.
 func benchStream(b *testing.B, n int) jetstream.JetStream {
@@ -58,7 +42,7 @@ func replayMetrics(b *testing.B, r, raw natsbench.Result, err error, anchor stri
 // (what serve does at start) next to a raw ordered-consumer read of the same
 // stream.
 func BenchmarkReplayMemory(b *testing.B) {
-	n := benchEvents(b)
+	n := natstest.BenchEvents(b)
 	js := benchStream(b, n)
 	ctx := context.Background()
 	for range b.N {
@@ -74,7 +58,7 @@ func BenchmarkReplayMemory(b *testing.B) {
 // BenchmarkAuditScan reads the whole stream as audit rows next to a raw
 // ordered-consumer read of the same stream.
 func BenchmarkAuditScan(b *testing.B) {
-	n := benchEvents(b)
+	n := natstest.BenchEvents(b)
 	js := benchStream(b, n)
 	ctx := context.Background()
 	for range b.N {
@@ -92,7 +76,7 @@ func BenchmarkAuditScan(b *testing.B) {
 // a raw CopyFrom of as many audit rows into a table shaped like
 // audit_events (same columns, same indexes).
 func BenchmarkReplayPostgres(b *testing.B) {
-	n := benchEvents(b)
+	n := natstest.BenchEvents(b)
 	js := benchStream(b, n)
 	ctx := context.Background()
 	for range b.N {
