@@ -131,6 +131,13 @@ func ServeQueries(nc *nats.Conn, q projections.Queries, version string) (micro.S
 		_ = svc.Stop()
 		return nil, fmt.Errorf("query service: %w", errs)
 	}
+	// The endpoints' subscriptions are on the server once it has answered
+	// this flush: a query sent as soon as serve is up finds a responder
+	// instead of "no responders".
+	if err := nc.Flush(); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("query service: %w", err)
+	}
 	return svc, nil
 }
 
